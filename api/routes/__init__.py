@@ -1,0 +1,1 @@
+"""One router per area: producers, jobs, health, admin."""

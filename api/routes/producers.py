@@ -1,0 +1,55 @@
+"""Producers: validate, enqueue on the shared pool, answer 202 with where to look."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Response, status
+
+from api.deps import QueueDep
+from api.schemas import Accepted, ChargeIn, ReportIn, SignupIn
+from jobs.client import Enqueued
+from jobs.email import send_welcome_email
+from jobs.payments import charge_payment
+from jobs.reports import generate_report
+
+router = APIRouter(tags=["producers"])
+
+IdempotencyKey = Annotated[
+    str, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+]
+PaymentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+def accepted(job: Enqueued, response: Response) -> Accepted:
+    status_url = f"/jobs/{job.job_id}"
+    response.headers["Location"] = status_url
+    return Accepted(job_id=job.job_id, status=job.status, status_url=status_url)
+
+
+@router.post("/signup", status_code=status.HTTP_202_ACCEPTED)
+async def signup(body: SignupIn, queue: QueueDep, response: Response) -> Accepted:
+    job = await queue.enqueue(send_welcome_email, email=str(body.email), name=body.name)
+    return accepted(job, response)
+
+
+@router.post("/reports", status_code=status.HTTP_202_ACCEPTED)
+async def request_report(body: ReportIn, queue: QueueDep, response: Response) -> Accepted:
+    job = await queue.enqueue(generate_report, user_id=body.user_id, month=body.month)
+    return accepted(job, response)
+
+
+@router.post("/payments/{payment_id}/charge", status_code=status.HTTP_202_ACCEPTED)
+async def charge(
+    payment_id: PaymentId,
+    body: ChargeIn,
+    idempotency_key: IdempotencyKey,
+    queue: QueueDep,
+    response: Response,
+) -> Accepted:
+    """The same Idempotency-Key always answers with the same job; with a different body it is a 422."""
+    keyed = await queue.idempotent(f"charge:{payment_id}", idempotency_key, body.model_dump_json())
+    job = await keyed.enqueue(
+        charge_payment, payment_id=payment_id, amount_cents=body.amount_cents, currency=body.currency
+    )
+    return accepted(job, response)

@@ -1,0 +1,33 @@
+"""Scheduled jobs. arq enqueues each tick with the id `name:<run-at ms>`, so it runs once per tick across
+any number of workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import structlog
+
+from jobs import dead_letters, keys
+from jobs.definition import Ctx, job
+from settings import Settings
+
+log = structlog.get_logger("jobs.cron")
+
+
+@job(max_tries=3)
+async def daily_digest(ctx: Ctx) -> dict[str, object]:
+    """Send yesterday's digest once per day (the marker makes a re-run harmless)."""
+    day = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+    first = await ctx["redis"].set(keys.digest_sent(day), "1", nx=True, ex=7 * 86_400)
+    log.info("daily digest", day=day, sent=bool(first))
+    return {"day": day, "sent": bool(first)}
+
+
+@job(max_tries=1)
+async def hourly_sweep(ctx: Ctx) -> dict[str, int]:
+    """Report what needs attention; the dead-letter set trims itself on write."""
+    settings: Settings = ctx["settings"]
+    dead = await dead_letters.count(ctx["redis"])
+    queued = int(await ctx["redis"].zcard(settings.queue_name))
+    log.info("hourly sweep", dead_letters=dead, queued=queued)
+    return {"dead_letters": dead, "queued": queued}

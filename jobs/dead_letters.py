@@ -1,0 +1,78 @@
+"""The dead-letter set: every final failure, kept until replayed or trimmed (not with the result's TTL)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from arq.connections import ArqRedis
+from pydantic import BaseModel
+
+from jobs import keys
+
+
+class DeadLetter(BaseModel):
+    job_id: str
+    function: str
+    queue: str
+    args: list[Any]
+    keyword_args: dict[str, Any]
+    error: dict[str, str]
+    tries: int
+    enqueued_at_ms: int | None
+    failed_at_ms: int
+    request_id: str | None = None
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetter]
+    next_cursor: str | None
+
+
+async def record(redis: ArqRedis, letter: DeadLetter, max_kept: int) -> None:
+    """Add a final failure; the oldest letters beyond `max_kept` are dropped."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.DEAD_LETTER_DATA, letter.job_id, letter.model_dump_json())
+        pipe.zadd(keys.DEAD_LETTERS, {letter.job_id: letter.failed_at_ms})
+        pipe.zcard(keys.DEAD_LETTERS)
+        *_, size = await pipe.execute()
+    if size > max_kept:
+        oldest = await redis.zrange(keys.DEAD_LETTERS, 0, size - max_kept - 1)
+        await _remove(redis, *(raw.decode() for raw in oldest))
+
+
+async def _remove(redis: ArqRedis, *job_ids: str) -> None:
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.zrem(keys.DEAD_LETTERS, *job_ids)
+        pipe.hdel(keys.DEAD_LETTER_DATA, *job_ids)
+        await pipe.execute()
+
+
+async def get(redis: ArqRedis, job_id: str) -> DeadLetter | None:
+    raw = await redis.hget(keys.DEAD_LETTER_DATA, job_id)  # type: ignore[misc]  # redis-py's union type
+    return None if raw is None else DeadLetter.model_validate_json(raw)
+
+
+async def page(redis: ArqRedis, limit: int, cursor: str | None) -> DeadLetterPage:
+    """Newest first. The cursor is the `failed_at_ms` to continue below (exclusive), as a string."""
+    upper: str = "+inf" if cursor is None else f"({int(cursor)}"
+    ids = await redis.zrevrangebyscore(keys.DEAD_LETTERS, upper, "-inf", start=0, num=limit + 1)
+    shown = ids[:limit]
+    raws = await redis.hmget(keys.DEAD_LETTER_DATA, shown) if shown else []  # type: ignore[misc]
+    items = [DeadLetter.model_validate_json(raw) for raw in raws if raw is not None]
+    next_cursor = str(items[-1].failed_at_ms) if len(ids) > limit and items else None
+    return DeadLetterPage(items=items, next_cursor=next_cursor)
+
+
+async def ids_since(redis: ArqRedis, since_seconds: int) -> list[str]:
+    cutoff_ms = int((time.time() - since_seconds) * 1000)
+    return [raw.decode() for raw in await redis.zrangebyscore(keys.DEAD_LETTERS, cutoff_ms, "+inf")]
+
+
+async def remove(redis: ArqRedis, job_id: str) -> None:
+    """A replayed letter leaves the set; the new job's `replay_of` links back to it."""
+    await _remove(redis, job_id)
+
+
+async def count(redis: ArqRedis) -> int:
+    return int(await redis.zcard(keys.DEAD_LETTERS))

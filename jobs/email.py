@@ -1,0 +1,22 @@
+"""Welcome emails through the provider's HTTP API."""
+
+from __future__ import annotations
+
+import httpx
+
+from jobs.definition import Ctx, job
+from settings import Settings
+
+
+@job(max_tries=8)
+async def send_welcome_email(ctx: Ctx, email: str, name: str) -> dict[str, str]:
+    """POST to the provider. Idempotent: the provider dedups on `Idempotency-Key`, which is the job id."""
+    settings: Settings = ctx["settings"]
+    http: httpx.AsyncClient = ctx["http"]
+    response = await http.post(
+        settings.email_api_url,
+        json={"to": email, "subject": f"Welcome, {name}!", "body": f"Hi {name}, thanks for signing up."},
+        headers={"Idempotency-Key": ctx["job_id"]},
+    )
+    response.raise_for_status()  # 5xx/429: retried with backoff; other 4xx: dead letter at once
+    return {"provider_id": str(response.json().get("id", ""))}

@@ -1,0 +1,146 @@
+"""arq hooks: what the worker does around every job, through arq's public hooks only.
+
+- Crash recovery: arq marks a claimed job in progress for `job_timeout + 10 s` and never refreshes it,
+  so a SIGKILLed worker's job waits minutes. We shorten the mark at start to `crash_recovery_seconds`
+  and a heartbeat keeps it alive while the job runs: a dead worker's job runs again within that time,
+  a long job on a live worker never starts twice.
+- Deploys: a job cancelled by shutdown gets its try back (arq counts it, #267).
+- Liveness: each worker writes its own heartbeat key (arq's health key is one per queue).
+Hooks never raise: an exception in `on_job_start` would kill arq's worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import httpx
+import orjson
+import structlog
+from arq.jobs import deserialize_result
+
+from jobs import dead_letters, keys
+from jobs.definition import OUTCOME, Ctx
+from jobs.logs import configure_logging
+from jobs.serializer import deserialize, error_of
+from settings import Settings, get_settings
+
+log = structlog.get_logger("jobs.worker")
+Hook = Callable[[Ctx], Awaitable[None]]
+
+
+def never_raises(hook: Hook) -> Hook:
+    @functools.wraps(hook)
+    async def safe(ctx: Ctx) -> None:
+        try:
+            await hook(ctx)
+        except Exception:
+            log.exception("worker hook failed", hook=hook.__name__, job_id=ctx.get("job_id"))
+
+    return safe
+
+
+async def on_startup(ctx: Ctx) -> None:
+    settings = get_settings()
+    configure_logging(settings)
+    ctx["settings"] = settings
+    ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(settings.email_api_timeout_seconds, connect=2.0))
+    ctx["worker_id"] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    ctx["queue_name"] = settings.queue_name
+    ctx["running"] = set()
+    ctx["heartbeat_task"] = asyncio.create_task(_heartbeat_forever(ctx, settings))
+    log.info("worker started", worker_id=ctx["worker_id"], queue=settings.queue_name)
+
+
+async def on_shutdown(ctx: Ctx) -> None:
+    ctx["heartbeat_task"].cancel()
+    await ctx["http"].aclose()
+    try:
+        await ctx["redis"].delete(keys.worker_heartbeat(ctx["worker_id"]))
+        await ctx["redis"].zrem(keys.WORKERS, ctx["worker_id"])
+    except Exception:
+        log.warning("could not remove worker heartbeat", exc_info=True)
+    log.info("worker stopped", worker_id=ctx["worker_id"])
+
+
+@never_raises
+async def on_job_start(ctx: Ctx) -> None:
+    settings: Settings = ctx["settings"]
+    job_id: str = ctx["job_id"]
+    ctx["running"].add(job_id)
+    meta_key = keys.job_meta(job_id)
+    async with ctx["redis"].pipeline(transaction=False) as pipe:
+        pipe.pexpire(keys.in_progress(job_id), int(settings.crash_recovery_seconds * 1000))
+        pipe.hset(meta_key, mapping={"started_at": f"{time.time():.3f}", "progress": ""})
+        pipe.expire(meta_key, settings.keep_result_seconds + settings.job_timeout)
+        await pipe.execute()
+
+
+@never_raises
+async def after_job_end(ctx: Ctx) -> None:
+    ctx["running"].discard(ctx["job_id"])
+    if ctx.get(OUTCOME) == "cancelled":
+        await _after_cancel(ctx)
+
+
+async def _after_cancel(ctx: Ctx) -> None:
+    """Cancelled without a result: shutdown, so refund the try. With one: abort, or timeout (dead letter)."""
+    job_id: str = ctx["job_id"]
+    raw = await ctx["redis"].get(keys.result(job_id))
+    if raw is None:
+        await ctx["redis"].decr(keys.retry(job_id))
+        log.info("job re-queued by shutdown, try refunded", job_id=job_id)
+        return
+    result = deserialize_result(raw, deserializer=deserialize)
+    error = error_of(result.result)
+    if error is None or error["type"] != "TimeoutError":
+        return
+    settings: Settings = ctx["settings"]
+    error["message"] = error["message"] or "job timed out"
+    letter = dead_letters.DeadLetter(
+        job_id=job_id,
+        function=result.function,
+        queue=result.queue_name,
+        args=list(result.args),
+        keyword_args={k: v for k, v in result.kwargs.items() if not k.startswith("_")},
+        error=error,
+        tries=result.job_try,
+        enqueued_at_ms=int(result.enqueue_time.timestamp() * 1000),
+        failed_at_ms=int(time.time() * 1000),
+        request_id=(result.kwargs.get("_meta") or {}).get("request_id"),
+    )
+    await dead_letters.record(ctx["redis"], letter, settings.dead_letter_max)
+
+
+async def _heartbeat_forever(ctx: Ctx, settings: Settings) -> None:
+    interval = min(settings.worker_heartbeat_seconds, settings.crash_recovery_seconds / 3)
+    while True:
+        try:
+            await _beat(ctx, settings, interval)
+        except Exception:
+            log.warning("heartbeat failed; will retry", exc_info=True)
+        await asyncio.sleep(interval)
+
+
+async def _beat(ctx: Ctx, settings: Settings, interval: float) -> None:
+    running: set[str] = ctx["running"]
+    record = {
+        "worker_id": ctx["worker_id"],
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "queue": settings.queue_name,
+        "running": len(running),
+        "last_seen": time.time(),
+    }
+    async with ctx["redis"].pipeline(transaction=False) as pipe:
+        pipe.set(keys.worker_heartbeat(ctx["worker_id"]), orjson.dumps(record), px=int(interval * 3000))
+        pipe.zadd(keys.WORKERS, {ctx["worker_id"]: record["last_seen"]})
+        pipe.zremrangebyscore(keys.WORKERS, "-inf", time.time() - 3600)
+        for job_id in running:
+            pipe.pexpire(keys.in_progress(job_id), int(settings.crash_recovery_seconds * 1000))
+        await pipe.execute()
