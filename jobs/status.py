@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from arq.connections import ArqRedis
-from arq.jobs import deserialize_job, deserialize_result
+from arq.jobs import SerializationError, deserialize_job, deserialize_result
 from pydantic import BaseModel, Field
 
 from jobs import keys
@@ -57,7 +57,10 @@ async def read_status(redis: ArqRedis, job_id: str, queue_name: str) -> JobStatu
         return _finished(job_id, raw_result, progress)
     if raw_job is None:
         return None
-    job = deserialize_job(raw_job, deserializer=deserialize)
+    try:
+        job = deserialize_job(raw_job, deserializer=deserialize)
+    except SerializationError:
+        return _unreadable(job_id, "queued")  # the worker will fail it the same way
     tries_so_far = int(tries or 0)
     status: Status
     if in_progress:
@@ -83,7 +86,10 @@ async def read_status(redis: ArqRedis, job_id: str, queue_name: str) -> JobStatu
 
 
 def _finished(job_id: str, raw_result: bytes, progress: float | None) -> JobStatus:
-    result = deserialize_result(raw_result, deserializer=deserialize)
+    try:
+        result = deserialize_result(raw_result, deserializer=deserialize)
+    except SerializationError:
+        return _unreadable(job_id, "failed")
     status: Status = "complete"
     error = None
     if not result.success:
@@ -102,6 +108,23 @@ def _finished(job_id: str, raw_result: bytes, progress: float | None) -> JobStat
         progress=1.0 if result.success else progress,
         result=result.result if result.success else None,
         error=JobError(**error) if error else None,
+    )
+
+
+def _unreadable(job_id: str, status: Status) -> JobStatus:
+    """Data that is not our JSON (a pickle, say) is reported, never deserialized further."""
+    return JobStatus(
+        job_id=job_id,
+        function="<unreadable>",
+        queue="",
+        status=status,
+        try_=0,
+        max_tries=None,
+        enqueued_at=None,
+        started_at=None,
+        finished_at=None,
+        progress=None,
+        error=JobError(type="DeserializationError", message="the stored job data is not valid JSON"),
     )
 
 

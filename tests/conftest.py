@@ -1,0 +1,126 @@
+"""Shared fixtures: a real redis-server of the suite's own (never the one on 6379), the real mail sink
+over HTTP, the app on its lifespan, and real worker processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio
+
+from api.main import create_app
+from devtools.redis_server import RedisServer, free_port
+from jobs import keys
+from settings import Settings
+from tests.helpers import WorkerProcess, wait_for
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mail_sink_url() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devtools.mailsink", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url + "/healthz")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_http(url: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@pytest.fixture
+async def sink(mail_sink_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The mail sink's control API, emptied before each test."""
+    async with httpx.AsyncClient(base_url=mail_sink_url) as client:
+        await client.post("/_control/reset")
+        yield client
+
+
+@pytest.fixture
+def settings(redis_server: RedisServer, mail_sink_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        redis_url=redis_server.url,
+        email_api_url=mail_sink_url + "/send",
+        admin_token="test-admin-token",
+        report_steps=20,
+        report_step_seconds=0.1,
+        retry_base_delay_seconds=0.05,
+        retry_max_delay_seconds=0.2,
+        worker_heartbeat_seconds=1,
+        crash_recovery_seconds=3,
+        job_completion_wait_seconds=5,
+    )
+
+
+@pytest.fixture
+async def redis_client(settings: Settings) -> AsyncIterator[redis.asyncio.Redis]:
+    """A raw client on the suite's Redis, flushed before each test."""
+    client = redis.asyncio.Redis.from_url(settings.redis_url)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def api(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on its real lifespan, over an in-process ASGI transport."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture
+def start_worker(
+    settings: Settings, tmp_path: Path, redis_client: redis.asyncio.Redis
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real `arq` worker processes; each is stopped (SIGTERM) after the test."""
+    started: list[WorkerProcess] = []
+
+    def start(target: str = "jobs.WorkerSettings", worker_settings: Settings | None = None) -> WorkerProcess:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        worker = WorkerProcess(worker_settings or settings, log_path, target).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+async def worker(
+    start_worker: Callable[..., WorkerProcess], redis_client: redis.asyncio.Redis
+) -> WorkerProcess:
+    """One running worker, ready (its heartbeat is in Redis)."""
+    process = start_worker()
+    await wait_for(lambda: redis_client.zcard(keys.WORKERS), timeout=20, what="worker heartbeat")
+    return process
