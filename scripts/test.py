@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Run every check CI runs, in order, stopping at the first failure. `python3 scripts/test.py [pytest args]`.
+
+Extra arguments go to pytest. The tests start their own throwaway redis-server on a free port, so
+this never touches a Redis you may have running on 6379.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import _bootstrap
+
+
+def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
+    """Cheapest first, so a lint error fails in seconds rather than after the test suite."""
+    python = sys.executable
+    return [
+        ("ruff check", [python, "-m", "ruff", "check", "."]),
+        ("ruff format --check", [python, "-m", "ruff", "format", "--check", "."]),
+        ("mypy", [python, "-m", "mypy"]),  # which files, and how strictly: pyproject.toml
+        ("pytest", [python, "-m", "pytest", *pytest_args]),
+    ]
+
+
+def main() -> int:
+    _bootstrap.enter_venv()
+    for name, command in steps(sys.argv[1:]):
+        print(f"==> {name}", flush=True)
+        code = subprocess.run(command, cwd=_bootstrap.ROOT).returncode
+        if code != 0:
+            print(f"==> {name} failed (exit code {code})", flush=True)
+            return code
+    print("==> all checks passed", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
