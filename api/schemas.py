@@ -37,6 +37,10 @@ class Accepted(BaseModel):
     status_url: str
 
 
+class ReplayAccepted(Accepted):
+    replay_of: str
+
+
 class AbortRequested(BaseModel):
     job_id: str
     status: Literal["abort_requested"] = "abort_requested"

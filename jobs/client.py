@@ -23,9 +23,9 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError, WatchError
 
 from jobs import dead_letters, idempotency, keys
-from jobs.definition import META_KWARG, JobDefinition
+from jobs.definition import JobDefinition
 from jobs.registry import BY_NAME
-from jobs.serializer import deserialize, serialize
+from jobs.serializer import META_KWARG, deserialize, serialize
 from jobs.status import JobStatus, read_status
 from settings import Settings
 

@@ -22,6 +22,7 @@ class DeadLetter(BaseModel):
     enqueued_at_ms: int | None
     failed_at_ms: int
     request_id: str | None = None
+    traceback: str | None = None  # admin only: never shown on the public job status
 
 
 class DeadLetterPage(BaseModel):

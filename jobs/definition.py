@@ -17,16 +17,14 @@ import structlog
 from arq import Retry
 from arq.worker import Function, func
 
-from jobs import dead_letters
 from jobs.retry import RetryPolicy
-from jobs.serializer import error_of
+from jobs.serializer import META_KWARG, error_of
 from settings import Settings
 
 Ctx = dict[str, Any]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-META_KWARG = "_meta"  # reserved kwarg carrying the enqueuer's context (request id, replay link)
 OUTCOME = "outcome"  # set in the job's ctx for the after-job hooks: complete | retry | failed | cancelled
 
 log = structlog.get_logger("jobs")
@@ -87,21 +85,14 @@ class JobDefinition(Generic[P, R]):
             log.warning("job cancelled", duration_s=_since(started))
             raise
         except Exception as exc:
-            await self._handle_failure(ctx, exc, args, kwargs, meta, started)
+            self._handle_failure(ctx, exc, started)
             raise  # not reached when _handle_failure raises Retry
         ctx[OUTCOME] = "complete"
         log.info("job complete", duration_s=_since(started))
         return result
 
-    async def _handle_failure(
-        self,
-        ctx: Ctx,
-        exc: Exception,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        meta: dict[str, Any],
-        started: float,
-    ) -> None:
+    def _handle_failure(self, ctx: Ctx, exc: Exception, started: float) -> None:
+        """Raise `Retry` with backoff for a transient error with tries left; else log the failure."""
         settings: Settings = ctx["settings"]
         policy = self.options.policy or default_policy(settings)
         decision = policy.decide(exc, ctx["job_try"], self.max_tries(settings))
@@ -110,21 +101,8 @@ class JobDefinition(Generic[P, R]):
             ctx[OUTCOME] = "retry"
             log.warning("job retrying", error=error, retry_in_s=round(decision.delay_seconds, 3))
             raise Retry(defer=decision.delay_seconds) from exc
-        ctx[OUTCOME] = "failed"
+        ctx[OUTCOME] = "failed"  # arq stores the failure; jobs.failure_watch dead-letters it
         log.error("job failed", error=error, reason=decision.reason, duration_s=_since(started))
-        letter = dead_letters.DeadLetter(
-            job_id=ctx["job_id"],
-            function=self.name,
-            queue=ctx.get("queue_name", settings.queue_name),
-            args=list(args),
-            keyword_args=kwargs,
-            error=error,
-            tries=ctx["job_try"],
-            enqueued_at_ms=int(ctx["enqueue_time"].timestamp() * 1000),
-            failed_at_ms=int(time.time() * 1000),
-            request_id=meta.get("request_id"),
-        )
-        await dead_letters.record(ctx["redis"], letter, settings.dead_letter_max)
 
 
 def default_policy(settings: Settings) -> RetryPolicy:

@@ -22,15 +22,15 @@ from collections.abc import Awaitable, Callable
 import httpx
 import orjson
 import structlog
-from arq.jobs import deserialize_result
 
-from jobs import dead_letters, keys
+from jobs import keys
 from jobs.definition import OUTCOME, Ctx
+from jobs.failure_watch import WATCH
 from jobs.logs import configure_logging
-from jobs.serializer import deserialize, error_of
 from settings import Settings, get_settings
 
 log = structlog.get_logger("jobs.worker")
+DEAD_LETTER_FLUSH_SECONDS = 0.2
 Hook = Callable[[Ctx], Awaitable[None]]
 
 
@@ -54,11 +54,14 @@ async def on_startup(ctx: Ctx) -> None:
     ctx["queue_name"] = settings.queue_name
     ctx["running"] = set()
     ctx["heartbeat_task"] = asyncio.create_task(_heartbeat_forever(ctx, settings))
+    ctx["dead_letter_task"] = asyncio.create_task(_flush_failures_forever(ctx, settings))
     log.info("worker started", worker_id=ctx["worker_id"], queue=settings.queue_name)
 
 
 async def on_shutdown(ctx: Ctx) -> None:
     ctx["heartbeat_task"].cancel()
+    ctx["dead_letter_task"].cancel()
+    await WATCH.flush(ctx["redis"], ctx["settings"].dead_letter_max)
     await ctx["http"].aclose()
     try:
         await ctx["redis"].delete(keys.worker_heartbeat(ctx["worker_id"]))
@@ -89,32 +92,20 @@ async def after_job_end(ctx: Ctx) -> None:
 
 
 async def _after_cancel(ctx: Ctx) -> None:
-    """Cancelled without a result: shutdown, so refund the try. With one: abort, or timeout (dead letter)."""
+    """Cancelled without a result means shutdown (an abort or a timeout stores one): refund the try."""
     job_id: str = ctx["job_id"]
-    raw = await ctx["redis"].get(keys.result(job_id))
-    if raw is None:
+    if not await ctx["redis"].exists(keys.result(job_id)):
         await ctx["redis"].decr(keys.retry(job_id))
         log.info("job re-queued by shutdown, try refunded", job_id=job_id)
-        return
-    result = deserialize_result(raw, deserializer=deserialize)
-    error = error_of(result.result)
-    if error is None or error["type"] != "TimeoutError":
-        return
-    settings: Settings = ctx["settings"]
-    error["message"] = error["message"] or "job timed out"
-    letter = dead_letters.DeadLetter(
-        job_id=job_id,
-        function=result.function,
-        queue=result.queue_name,
-        args=list(result.args),
-        keyword_args={k: v for k, v in result.kwargs.items() if not k.startswith("_")},
-        error=error,
-        tries=result.job_try,
-        enqueued_at_ms=int(result.enqueue_time.timestamp() * 1000),
-        failed_at_ms=int(time.time() * 1000),
-        request_id=(result.kwargs.get("_meta") or {}).get("request_id"),
-    )
-    await dead_letters.record(ctx["redis"], letter, settings.dead_letter_max)
+
+
+async def _flush_failures_forever(ctx: Ctx, settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(DEAD_LETTER_FLUSH_SECONDS)
+        try:
+            await WATCH.flush(ctx["redis"], settings.dead_letter_max)
+        except Exception:
+            log.warning("recording dead letters failed; will retry", pending=WATCH.pending, exc_info=True)
 
 
 async def _heartbeat_forever(ctx: Ctx, settings: Settings) -> None:

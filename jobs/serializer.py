@@ -11,11 +11,18 @@ from typing import Any
 import orjson
 
 EXCEPTION_MARKER = "__exception__"
+META_KWARG = "_meta"  # reserved job kwarg carrying the enqueuer's context (request id, replay link)
+
+
+def exception_record(exc: BaseException) -> dict[str, Any]:
+    """What is kept of an exception: its type and message, never its traceback."""
+    message = str(exc) or ("job timed out" if isinstance(exc, TimeoutError) else "")
+    return {EXCEPTION_MARKER: True, "type": type(exc).__name__, "message": message}
 
 
 def _encode_other(value: Any) -> Any:
     if isinstance(value, BaseException):
-        return {EXCEPTION_MARKER: True, "type": type(value).__name__, "message": str(value)}
+        return exception_record(value)
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

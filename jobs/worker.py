@@ -15,7 +15,8 @@ from jobs import lifecycle, registry
 from jobs.connection import worker_redis_settings
 from jobs.cron import daily_digest, hourly_sweep
 from jobs.definition import JobDefinition
-from jobs.serializer import deserialize, serialize
+from jobs.failure_watch import WATCH
+from jobs.serializer import deserialize
 from settings import Settings, get_settings
 
 
@@ -36,7 +37,7 @@ def build_worker_settings(
         "cron_jobs": default_cron_jobs(settings) if cron_jobs is None else list(cron_jobs),
         "queue_name": settings.queue_name,
         "redis_settings": worker_redis_settings(settings),
-        "job_serializer": serialize,  # JSON, never pickle
+        "job_serializer": WATCH.serialize,  # JSON, never pickle; notes final failures for dead letters
         "job_deserializer": deserialize,
         "on_startup": lifecycle.on_startup,
         "on_shutdown": lifecycle.on_shutdown,

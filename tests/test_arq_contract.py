@@ -11,6 +11,7 @@ from arq.worker import Worker
 
 from jobs import WorkerSettings, keys
 from jobs.connection import create_api_redis
+from jobs.failure_watch import WATCH
 from jobs.serializer import deserialize, serialize
 from settings import Settings
 
@@ -38,7 +39,7 @@ def test_worker_accepts_every_hook_and_setting_we_pass() -> None:
 def test_worker_settings_are_in_the_class_dict_not_inherited() -> None:
     """arq reads `__dict__` only (#472)."""
     assert "functions" in WorkerSettings.__dict__
-    assert WorkerSettings.__dict__["job_serializer"] is serialize
+    assert WorkerSettings.__dict__["job_serializer"] == WATCH.serialize
     assert WorkerSettings.__dict__["job_deserializer"] is deserialize
 
 

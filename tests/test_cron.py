@@ -7,7 +7,7 @@ from collections.abc import Callable
 import redis.asyncio
 
 from jobs import WorkerSettings
-from tests.cron_worker import TICKS
+from tests.worker_variants import TICKS
 from tests.helpers import WorkerProcess, wait_for
 
 
@@ -23,8 +23,8 @@ def test_daily_digest_and_hourly_sweep_are_registered() -> None:
 async def test_each_tick_runs_once_with_two_workers(
     start_worker: Callable[..., WorkerProcess], redis_client: redis.asyncio.Redis
 ) -> None:
-    start_worker("tests.cron_worker.WorkerSettings")
-    start_worker("tests.cron_worker.WorkerSettings")
+    start_worker("tests.worker_variants.CronEverySecond")
+    start_worker("tests.worker_variants.CronEverySecond")
 
     async def ticks() -> dict[bytes, bytes] | None:
         seen: dict[bytes, bytes] = await redis_client.hgetall(TICKS)  # type: ignore[misc]

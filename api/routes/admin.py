@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api.deps import AdminDep, QueueDep
-from api.schemas import Accepted, JobId, Replayed, ReplayWindow
+from api.schemas import JobId, ReplayAccepted, Replayed, ReplayWindow
 from jobs.client import QueueOverview
 from jobs.dead_letters import DeadLetterPage
 
@@ -35,6 +35,8 @@ async def replay_window(body: ReplayWindow, queue: QueueDep) -> Replayed:
 
 
 @router.post("/dead-letters/{job_id}/replay", status_code=status.HTTP_202_ACCEPTED)
-async def replay_one(job_id: JobId, queue: QueueDep) -> Accepted:
+async def replay_one(job_id: JobId, queue: QueueDep) -> ReplayAccepted:
     job = await queue.replay(job_id)
-    return Accepted(job_id=job.job_id, status=job.status, status_url=f"/jobs/{job.job_id}")
+    return ReplayAccepted(
+        job_id=job.job_id, status=job.status, status_url=f"/jobs/{job.job_id}", replay_of=job_id
+    )
