@@ -9,6 +9,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ADMIN_TOKEN = "change-me"
+# A rate as "<count>/<period>": "5/minute", "60/min", "10/second", "10/2s" (parsed by jobs.ratelimit.Rate).
+RATE_PATTERN = r"^[1-9][0-9]*/([0-9]*\.?[0-9]+)?(s|sec|second|m|min|minute|h|hour)$"
 
 
 class Settings(BaseSettings):
@@ -40,13 +42,40 @@ class Settings(BaseSettings):
     retry_base_delay_seconds: float = Field(1.0, gt=0)
     retry_max_delay_seconds: float = Field(300.0, gt=0)
     worker_max_jobs: int = Field(50, gt=0)
-    worker_poll_delay_seconds: float = Field(0.05, gt=0)
+    # Busy worker: seconds between queue reads. Idle worker: it blocks on the wake-up list instead, for at
+    # most worker_idle_wait_seconds (so aborts, health and cron are looked at that often). See jobs/wakeup.py.
+    worker_poll_delay_seconds: float = Field(0.01, gt=0)
+    worker_idle_wait_seconds: float = Field(1.0, gt=0)
     job_completion_wait_seconds: int = Field(30, ge=0)
     # A running job's claim expires this long after its worker stops heartbeating (crash recovery).
     crash_recovery_seconds: float = Field(15.0, gt=1)
     worker_heartbeat_seconds: float = Field(5.0, gt=0)
     idempotency_ttl_seconds: int = Field(86_400, gt=0)
     dead_letter_max: int = Field(100_000, gt=0)
+
+    # Traffic control (docs/traffic-control.md). API limits are per client: API key, else address.
+    rate_limit_enabled: bool = True
+    rate_limit_fail_open: bool = True  # Redis away: let requests through (logged), or answer 503
+    rate_limit_api_key_header: str = "X-API-Key"
+    rate_limit_signup: str = Field("5/minute", pattern=RATE_PATTERN)
+    rate_limit_producers: str = Field("60/minute", pattern=RATE_PATTERN)
+    rate_limit_status: str = Field("600/minute", pattern=RATE_PATTERN)
+    # Downstream limits, across all workers together; a job waits up to the max wait, else is deferred.
+    email_rate_limit: str = Field("10/second", pattern=RATE_PATTERN)
+    downstream_max_wait_seconds: float = Field(2.0, ge=0)
+    # Per-function concurrency across workers, held by renewed leases that expire if a worker dies.
+    report_max_concurrency: int = Field(2, gt=0)
+    concurrency_lease_seconds: float = Field(30.0, gt=1)
+    concurrency_recheck_seconds: float = Field(1.0, gt=0)
+
+    # Observability (docs/observability.md): metrics are batched in each process and flushed to Redis.
+    metrics_flush_seconds: float = Field(1.0, gt=0)
+    recent_jobs_max: int = Field(1000, gt=0)  # finished jobs listed per status in the admin API
+    admin_session_seconds: int = Field(8 * 3600, gt=0)
+    dashboard_refresh_seconds: float = Field(1.0, gt=0)
+    tracing_enabled: bool = False  # OpenTelemetry; needs the `otel` extra
+    tracing_otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    tracing_service_name: str = "fastapi-arq-template"
 
     # The example report job: how many steps, and how long each takes (tests make it short).
     report_steps: int = Field(10, gt=0)

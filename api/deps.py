@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api import session
 from jobs.client import JobQueue
 from settings import Settings
 
@@ -28,14 +28,19 @@ QueueDep = Annotated[JobQueue, Depends(get_queue)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_admin(
+def is_admin(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """`Authorization: Bearer $ADMIN_TOKEN`, compared in constant time."""
-    expected = settings.admin_token.get_secret_value().encode()
-    given = credentials.credentials.encode() if credentials else b""
-    if not expected or not secrets.compare_digest(given, expected):
+) -> bool:
+    """`Authorization: Bearer $ADMIN_TOKEN` (compared in constant time), or the dashboard's session cookie."""
+    if credentials is not None and session.token_matches(settings, credentials.credentials):
+        return True
+    return session.is_valid(settings, request.cookies.get(session.COOKIE_NAME))
+
+
+def require_admin(authenticated: Annotated[bool, Depends(is_admin)]) -> None:
+    if not authenticated:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "a valid admin token is required", {"WWW-Authenticate": "Bearer"}
         )

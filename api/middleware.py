@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from fastapi import HTTPException, status
@@ -14,14 +15,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = structlog.get_logger("api.access")
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+RequestObserver = Callable[[str, str, int, float], None]  # method, route template, status, seconds
 
 
 class RequestContextMiddleware:
     """Bind a request id (the caller's `X-Request-ID` if sane, else a new one) to every log line of the
-    request, return it in the response, and log one line per request with its route template."""
+    request, return it in the response, and log one line per request with its route template (which
+    `observe`, e.g. the HTTP metrics, also gets)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observe: RequestObserver | None = None) -> None:
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,14 +48,14 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
+            route = getattr(scope.get("route"), "path", "unmatched")  # every unmatched path: one value
+            seconds = time.perf_counter() - started
+            duration_ms = round(seconds * 1000, 2)
             log.info(
-                "request",
-                method=scope["method"],
-                route=getattr(route, "path", "unmatched"),
-                status=status_code,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                "request", method=scope["method"], route=route, status=status_code, duration_ms=duration_ms
             )
+            if self.observe is not None:
+                self.observe(scope["method"], route, status_code, seconds)
 
 
 class BodySizeLimitMiddleware:

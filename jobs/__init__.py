@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+WORKER_SETTINGS = ("WorkerSettings", "CriticalWorkerSettings", "BulkWorkerSettings")  # one per priority
+
 
 def __getattr__(name: str) -> Any:
-    if name == "WorkerSettings":
-        from jobs.worker import WorkerSettings
+    if name in WORKER_SETTINGS:
+        from jobs import worker
 
-        return WorkerSettings
+        return getattr(worker, name)
     raise AttributeError(f"module 'jobs' has no attribute {name!r}")

@@ -22,8 +22,10 @@ from arq.jobs import deserialize_job, serialize_result
 from pydantic import BaseModel
 from redis.exceptions import RedisError, WatchError
 
-from jobs import dead_letters, idempotency, keys
+from jobs import dead_letters, idempotency, keys, queues, tracing
 from jobs.definition import JobDefinition
+from jobs.enqueue import enqueue_job
+from jobs.queues import Priority
 from jobs.registry import BY_NAME
 from jobs.serializer import META_KWARG, deserialize, serialize
 from jobs.status import JobStatus, read_status
@@ -67,6 +69,7 @@ class _Options:
     job_id: str | None = None
     defer_by: timedelta | None = None
     meta: Mapping[str, Any] | None = None
+    priority: Priority | None = None  # None: the job's own `@job(priority=...)`
 
 
 class JobQueue:
@@ -78,9 +81,14 @@ class JobQueue:
         self._options = options or _Options()
 
     def with_options(
-        self, *, job_id: str | None = None, defer_by: timedelta | None = None, **meta: Any
+        self,
+        *,
+        job_id: str | None = None,
+        defer_by: timedelta | None = None,
+        priority: Priority | None = None,
+        **meta: Any,
     ) -> JobQueue:
-        return JobQueue(self.redis, self.settings, _Options(job_id, defer_by, meta or None))
+        return JobQueue(self.redis, self.settings, _Options(job_id, defer_by, meta or None, priority))
 
     async def idempotent(self, scope: str, key: str, body: str) -> JobQueue:
         """A queue whose next enqueue uses the job id that `key` maps to (see `jobs.idempotency`)."""
@@ -93,12 +101,14 @@ class JobQueue:
         return self.with_options(job_id=job_id)
 
     async def enqueue(self, job: JobDefinition[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Enqueued:
-        meta = {**_request_context(), **(self._options.meta or {})}
+        meta = {**_request_context(), **tracing.current_context(self.settings), **(self._options.meta or {})}
         try:
-            queued = await self.redis.enqueue_job(
+            queued = await enqueue_job(  # one round trip, and it wakes an idle worker (jobs/enqueue.py)
+                self.redis,
                 job.name,
                 *args,
                 _job_id=self._options.job_id,
+                _queue_name=queues.queue_name(self.settings, self._options.priority or job.options.priority),
                 _defer_by=self._options.defer_by,
                 **cast(dict[str, Any], {**kwargs, META_KWARG: meta}),
             )
@@ -112,7 +122,7 @@ class JobQueue:
 
     async def status(self, job_id: str) -> JobStatus:
         try:
-            found = await read_status(self.redis, job_id, self.settings.queue_name)
+            found = await read_status(self.redis, job_id, queues.all_queue_names(self.settings))
         except (RedisError, OSError) as exc:
             raise QueueUnavailable(str(exc)) from exc
         if found is None:
@@ -146,13 +156,17 @@ class JobQueue:
             if raw_job is None:
                 raise JobNotFound(job_id)
             running = await pipe.exists(in_progress_key)
+            queue_name = self.settings.queue_name
+            for name in queues.all_queue_names(self.settings):  # whichever priority it was enqueued at
+                if await pipe.zscore(name, job_id) is not None:
+                    queue_name = name
             pipe.multi()  # type: ignore[no-untyped-call]
             if running:
                 pipe.zadd(keys.ABORT_SET, {job_id: int(time.time() * 1000)})
             else:
-                pipe.zrem(self.settings.queue_name, job_id)
+                pipe.zrem(queue_name, job_id)
                 pipe.delete(job_key, keys.retry(job_id))
-                aborted = _aborted_result(job_id, raw_job, self.settings.queue_name)
+                aborted = _aborted_result(job_id, raw_job, queue_name)
                 pipe.set(result_key, aborted, ex=self.settings.keep_result_seconds)
             await pipe.execute()
 

@@ -10,9 +10,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.serializer import deserialize, serialize
+from jobs.wakeup import WakeableRedis
 from settings import Settings
 
-RETRYABLE_ERRORS: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError, ConnectionResetError]
+# redis-py's own errors, and the OS's (a refused reconnect while Redis restarts is a builtin
+# ConnectionRefusedError, which redis-py's default retry does not cover: the worker would exit).
+RETRYABLE_ERRORS: list[type[Exception]] = [
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+]
 
 # A worker must ride out a Redis restart: about a minute of reconnect attempts before it gives up.
 WORKER_RETRY_ATTEMPTS = 40
@@ -48,3 +56,24 @@ def worker_redis_settings(settings: Settings) -> RedisSettings:
     )
     redis_settings.retry_on_error = RETRYABLE_ERRORS
     return redis_settings
+
+
+def create_worker_redis(settings: Settings) -> WakeableRedis:
+    """The worker's pool (`Worker(redis_pool=...)`): its idle queue read blocks on a wake-up list.
+
+    No socket timeout: the idle read blocks in BLPOP by design. Connects lazily, in the worker's loop.
+    """
+    pool = ConnectionPool.from_url(
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+        retry=Retry(ExponentialBackoff(cap=WORKER_RETRY_CAP_SECONDS, base=0.05), WORKER_RETRY_ATTEMPTS),
+        retry_on_error=RETRYABLE_ERRORS,
+    )
+    redis = WakeableRedis(
+        pool,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        default_queue_name=settings.queue_name,
+    )
+    redis.idle_wait_seconds = settings.worker_idle_wait_seconds
+    return redis

@@ -54,14 +54,26 @@ async def get(redis: ArqRedis, job_id: str) -> DeadLetter | None:
     return None if raw is None else DeadLetter.model_validate_json(raw)
 
 
+CURSOR_PATTERN = r"^\d{1,16}-\d{1,9}$"
+
+
 async def page(redis: ArqRedis, limit: int, cursor: str | None) -> DeadLetterPage:
-    """Newest first. The cursor is the `failed_at_ms` to continue below (exclusive), as a string."""
-    upper: str = "+inf" if cursor is None else f"({int(cursor)}"
-    ids = await redis.zrevrangebyscore(keys.DEAD_LETTERS, upper, "-inf", start=0, num=limit + 1)
-    shown = ids[:limit]
-    raws = await redis.hmget(keys.DEAD_LETTER_DATA, shown) if shown else []  # type: ignore[misc]
+    """Newest first. The cursor `<failed_at_ms>-<n>` continues at that time, after the n letters of
+    that same millisecond already shown, so neither new letters nor ties shift or skip a page."""
+    upper, skip = ("+inf", 0) if cursor is None else (cursor.split("-")[0], int(cursor.split("-")[1]))
+    rows = await redis.zrevrangebyscore(
+        keys.DEAD_LETTERS, upper, "-inf", start=skip, num=limit + 1, withscores=True
+    )
+    shown = rows[:limit]
+    raws = await redis.hmget(keys.DEAD_LETTER_DATA, [m for m, _ in shown]) if shown else []  # type: ignore[misc]
     items = [DeadLetter.model_validate_json(raw) for raw in raws if raw is not None]
-    next_cursor = str(items[-1].failed_at_ms) if len(ids) > limit and items else None
+    next_cursor = None
+    if len(rows) > limit:
+        last = int(shown[-1][1])
+        same = sum(1 for _, score in shown if int(score) == last)
+        if cursor is not None and upper == str(last):
+            same += skip
+        next_cursor = f"{last}-{same}"
     return DeadLetterPage(items=items, next_cursor=next_cursor)
 
 

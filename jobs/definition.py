@@ -17,6 +17,8 @@ import structlog
 from arq import Retry
 from arq.worker import Function, func
 
+from jobs import metrics, tracing
+from jobs.queues import Priority
 from jobs.retry import RetryPolicy
 from jobs.serializer import META_KWARG, error_of
 from settings import Settings
@@ -25,9 +27,14 @@ Ctx = dict[str, Any]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-OUTCOME = "outcome"  # set in the job's ctx for the after-job hooks: complete | retry | failed | cancelled
+OUTCOME = "outcome"  # in the job's ctx for the after-job hooks: complete|retry|deferred|failed|cancelled
+FAILURE = "failure"  # set in the job's ctx when the try raised: the exception (metrics, admin traceback)
 
 log = structlog.get_logger("jobs")
+
+
+class Deferred(Retry):
+    """Back to the queue to wait for capacity (a rate or concurrency limit), with its try given back."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class JobOptions:
     timeout_seconds: float | None = None
     keep_result_seconds: int | None = None
     policy: RetryPolicy | None = None
+    priority: Priority = "default"  # the queue it goes to unless the enqueue names another (jobs/queues.py)
 
 
 class JobDefinition(Generic[P, R]):
@@ -73,9 +81,14 @@ class JobDefinition(Generic[P, R]):
             request_id=meta.get("request_id"),
             **{"try": job_try},
         )
+        metrics.job_started(ctx, self.name)
         started = time.perf_counter()
         try:
-            result = await self.fn(ctx, *args, **kwargs)
+            with tracing.job_span(settings, meta, ctx, self.name):  # a no-op unless TRACING_ENABLED
+                result = await self.fn(ctx, *args, **kwargs)
+        except Deferred:
+            ctx[OUTCOME] = "deferred"  # waiting for capacity (jobs.limits), not a failure: no try spent
+            raise
         except Retry:
             ctx[OUTCOME] = "retry"
             log.info("job retry requested", duration_s=_since(started))
@@ -93,13 +106,15 @@ class JobDefinition(Generic[P, R]):
 
     def _handle_failure(self, ctx: Ctx, exc: Exception, started: float) -> None:
         """Raise `Retry` with backoff for a transient error with tries left; else log the failure."""
+        ctx[FAILURE] = exc
         settings: Settings = ctx["settings"]
         policy = self.options.policy or default_policy(settings)
         decision = policy.decide(exc, ctx["job_try"], self.max_tries(settings))
         error = error_of(exc) or {"type": type(exc).__name__, "message": str(exc)}
         if decision.retry:
             ctx[OUTCOME] = "retry"
-            log.warning("job retrying", error=error, retry_in_s=round(decision.delay_seconds, 3))
+            delay = round(decision.delay_seconds, 3)
+            log.warning("job retrying", error=error, retry_in_s=delay, duration_s=_since(started))
             raise Retry(defer=decision.delay_seconds) from exc
         ctx[OUTCOME] = "failed"  # arq stores the failure; jobs.failure_watch dead-letters it
         log.error("job failed", error=error, reason=decision.reason, duration_s=_since(started))
@@ -115,9 +130,10 @@ def job(
     timeout_seconds: float | None = None,
     keep_result_seconds: int | None = None,
     policy: RetryPolicy | None = None,
+    priority: Priority = "default",
 ) -> Callable[[Callable[Concatenate[Ctx, P], Awaitable[R]]], JobDefinition[P, R]]:
     """Declare a job and its policy next to its definition."""
-    options = JobOptions(max_tries, timeout_seconds, keep_result_seconds, policy)
+    options = JobOptions(max_tries, timeout_seconds, keep_result_seconds, policy, priority)
 
     def wrap(fn: Callable[Concatenate[Ctx, P], Awaitable[R]]) -> JobDefinition[P, R]:
         return JobDefinition(fn, options)

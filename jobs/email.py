@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from jobs.definition import Ctx, job
+from jobs.limits import rate_of, throttle
 from settings import Settings
 
 
@@ -13,6 +14,7 @@ async def send_welcome_email(ctx: Ctx, email: str, name: str) -> dict[str, str]:
     """POST to the provider. Idempotent: the provider dedups on `Idempotency-Key`, which is the job id."""
     settings: Settings = ctx["settings"]
     http: httpx.AsyncClient = ctx["http"]
+    await throttle(ctx, "email", rate_of(settings.email_rate_limit))  # the provider's limit, all workers
     response = await http.post(
         settings.email_api_url,
         json={"to": email, "subject": f"Welcome, {name}!", "body": f"Hi {name}, thanks for signing up."},

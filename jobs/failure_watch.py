@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -23,6 +24,7 @@ from jobs.serializer import META_KWARG, error_of, exception_record, serialize
 class FailureWatch:
     def __init__(self) -> None:
         self._pending: list[dead_letters.DeadLetter] = []
+        self.on_recorded: list[Callable[[dead_letters.DeadLetter], None]] = []  # e.g. a metrics counter
 
     def serialize(self, data: dict[str, Any]) -> bytes:
         """arq's serializer for jobs and results; notes failed results on the way."""
@@ -39,7 +41,9 @@ class FailureWatch:
         """Record what was noted; on a Redis error the notes are kept for the next flush."""
         while self._pending:
             await dead_letters.record(redis, self._pending[0], max_kept)
-            self._pending.pop(0)
+            letter = self._pending.pop(0)
+            for listener in self.on_recorded:
+                listener(letter)
 
 
 def _letter(data: dict[str, Any]) -> dead_letters.DeadLetter:

@@ -57,6 +57,37 @@ def worker_heartbeat(worker_id: str) -> str:
     return f"{PREFIX}worker:{worker_id}"
 
 
+def priority_queue(default_queue: str, priority: str) -> str:
+    """The arq queue of a priority: the default queue keeps its name, the others add a suffix."""
+    return default_queue if priority == "default" else f"{default_queue}:{priority}"
+
+
+def rate_window(scope: str, subject: str) -> str:
+    """A sliding-window log (zset: request id -> admitted at ms), e.g. ("api:signup", client digest)."""
+    return f"{PREFIX}rate:{scope}:{subject}"
+
+
+def concurrency_leases(name: str) -> str:
+    """A counting semaphore across workers (zset: holder -> lease expiry ms)."""
+    return f"{PREFIX}leases:{name}"
+
+
+def wake(queue_name: str) -> str:
+    """A queue's wake-up list: each enqueue pushes a token, an idle worker blocks on it (`jobs.wakeup`)."""
+    return f"{PREFIX}wake:{queue_name}"
+
+
 WORKERS = f"{PREFIX}workers"  # zset: worker id -> last heartbeat (s); readiness counts the fresh ones
 DEAD_LETTERS = f"{PREFIX}dead"  # zset: job id -> failed at (ms)
 DEAD_LETTER_DATA = f"{PREFIX}dead:data"  # hash: job id -> JSON record
+METRICS = f"{PREFIX}metrics"  # hash: JSON [metric, labels...] -> count, summed from every process
+
+
+def job_errors(job_id: str) -> str:
+    """Admin-only hash: try -> JSON {type, message, traceback, at}. Never read by GET /jobs/{id}."""
+    return f"{PREFIX}errors:{job_id}"
+
+
+def recent_jobs(status: str) -> str:
+    """zset: JSON summary of a finished try -> finished at (ms), newest kept (admin job lists)."""
+    return f"{PREFIX}recent:{status}"

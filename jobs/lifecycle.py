@@ -23,10 +23,12 @@ import httpx
 import orjson
 import structlog
 
-from jobs import keys
+from jobs import instrument, keys
+from jobs.claims import cap_claims
 from jobs.definition import OUTCOME, Ctx
 from jobs.failure_watch import WATCH
 from jobs.logs import configure_logging
+from jobs.wakeup import WakeableRedis
 from settings import Settings, get_settings
 
 log = structlog.get_logger("jobs.worker")
@@ -51,17 +53,19 @@ async def on_startup(ctx: Ctx) -> None:
     ctx["settings"] = settings
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(settings.email_api_timeout_seconds, connect=2.0))
     ctx["worker_id"] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    ctx["queue_name"] = settings.queue_name
-    ctx["running"] = set()
+    ctx.setdefault("queue_name", settings.queue_name)  # a priority's WorkerSettings sets its own queue
+    ctx["running"] = ctx["redis"].running if isinstance(ctx["redis"], WakeableRedis) else set()
     ctx["heartbeat_task"] = asyncio.create_task(_heartbeat_forever(ctx, settings))
     ctx["dead_letter_task"] = asyncio.create_task(_flush_failures_forever(ctx, settings))
-    log.info("worker started", worker_id=ctx["worker_id"], queue=settings.queue_name)
+    instrument.start(ctx, settings)  # metrics, batched and flushed by a task of their own
+    log.info("worker started", worker_id=ctx["worker_id"], queue=ctx["queue_name"])
 
 
 async def on_shutdown(ctx: Ctx) -> None:
     ctx["heartbeat_task"].cancel()
     ctx["dead_letter_task"].cancel()
     await WATCH.flush(ctx["redis"], ctx["settings"].dead_letter_max)
+    await instrument.stop(ctx)
     await ctx["http"].aclose()
     try:
         await ctx["redis"].delete(keys.worker_heartbeat(ctx["worker_id"]))
@@ -89,6 +93,7 @@ async def after_job_end(ctx: Ctx) -> None:
     ctx["running"].discard(ctx["job_id"])
     if ctx.get(OUTCOME) == "cancelled":
         await _after_cancel(ctx)
+    await instrument.job_ended(ctx)
 
 
 async def _after_cancel(ctx: Ctx) -> None:
@@ -119,12 +124,13 @@ async def _heartbeat_forever(ctx: Ctx, settings: Settings) -> None:
 
 
 async def _beat(ctx: Ctx, settings: Settings, interval: float) -> None:
+    """Say this worker is alive, keep its running jobs' claims fresh, cap claims left by dead workers."""
     running: set[str] = ctx["running"]
     record = {
         "worker_id": ctx["worker_id"],
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "queue": settings.queue_name,
+        "queue": ctx["queue_name"],
         "running": len(running),
         "last_seen": time.time(),
     }
@@ -135,3 +141,6 @@ async def _beat(ctx: Ctx, settings: Settings, interval: float) -> None:
         for job_id in running:
             pipe.pexpire(keys.in_progress(job_id), int(settings.crash_recovery_seconds * 1000))
         await pipe.execute()
+    capped = await cap_claims(ctx["redis"], ctx["queue_name"], settings.crash_recovery_seconds)
+    if capped:
+        log.warning("capped claims of jobs whose worker died before starting them", jobs=capped)

@@ -50,3 +50,4 @@ def configure_logging(settings: Settings) -> None:
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # our middleware logs each request
+    logging.getLogger("arq").setLevel(logging.NOTSET)  # LOG_LEVEL governs arq too (its CLI sets it to INFO)

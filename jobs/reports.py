@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from jobs.definition import Ctx, job
+from jobs.limits import concurrency_slot
 from jobs.progress import report_progress
 from settings import Settings
 
@@ -13,7 +14,8 @@ from settings import Settings
 async def generate_report(ctx: Ctx, user_id: int, month: str) -> dict[str, str | int]:
     """Build a monthly report step by step. Idempotent: it writes to a path derived from its inputs."""
     settings: Settings = ctx["settings"]
-    for step in range(settings.report_steps):
-        await asyncio.sleep(settings.report_step_seconds)  # stands for a chunk of real work
-        await report_progress(ctx, (step + 1) / settings.report_steps)
+    async with concurrency_slot(ctx, "generate_report", settings.report_max_concurrency):
+        for step in range(settings.report_steps):
+            await asyncio.sleep(settings.report_step_seconds)  # stands for a chunk of real work
+            await report_progress(ctx, (step + 1) / settings.report_steps)
     return {"url": f"/reports/{user_id}/{month}.csv", "rows": settings.report_steps * 100}

@@ -7,6 +7,7 @@ arq alone reports `not_found` for a job no worker has seen and has no `retrying`
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -40,16 +41,23 @@ class JobStatus(BaseModel):
     error: JobError | None = None
 
 
-async def read_status(redis: ArqRedis, job_id: str, queue_name: str) -> JobStatus | None:
-    """None when the job is unknown (never enqueued, or its result has expired)."""
+async def read_status(redis: ArqRedis, job_id: str, queue_names: str | Sequence[str]) -> JobStatus | None:
+    """None when the job is unknown (never enqueued, or its result has expired). A job waiting or running
+    is found in whichever of `queue_names` holds it (one per priority, see `jobs.queues`)."""
+    names = [queue_names] if isinstance(queue_names, str) else list(queue_names)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.get(keys.result(job_id))
         pipe.get(keys.job(job_id))
         pipe.exists(keys.in_progress(job_id))
-        pipe.zscore(queue_name, job_id)
         pipe.get(keys.retry(job_id))
         pipe.hgetall(keys.job_meta(job_id))
-        raw_result, raw_job, in_progress, score, tries, meta = await pipe.execute()
+        for name in names:
+            pipe.zscore(name, job_id)
+        raw_result, raw_job, in_progress, tries, meta, *scores = await pipe.execute()
+    queue_name, score = next(
+        ((name, found) for name, found in zip(names, scores, strict=True) if found is not None),
+        (names[0], None),
+    )
 
     started_at = _from_epoch(meta.get(b"started_at"))
     progress = float(meta[b"progress"]) if meta.get(b"progress") else None

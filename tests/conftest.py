@@ -16,6 +16,8 @@ import redis.asyncio
 from api.main import create_app
 from devtools.redis_server import RedisServer, free_port
 from jobs import keys
+from jobs.client import JobQueue
+from jobs.connection import create_api_redis
 from settings import Settings
 from tests.helpers import WorkerProcess, wait_for
 
@@ -76,6 +78,10 @@ def settings(redis_server: RedisServer, mail_sink_url: str) -> Settings:
         worker_heartbeat_seconds=1,
         crash_recovery_seconds=3,
         job_completion_wait_seconds=5,
+        # Traffic control off or out of reach; tests/test_rate_limit.py and friends set their own.
+        rate_limit_enabled=False,
+        email_rate_limit="100000/second",
+        report_max_concurrency=10_000,
     )
 
 
@@ -124,3 +130,11 @@ async def worker(
     process = start_worker()
     await wait_for(lambda: redis_client.zcard(keys.WORKERS), timeout=20, what="worker heartbeat")
     return process
+
+
+@pytest.fixture
+async def job_queue(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[JobQueue]:
+    """The typed client on a pool of its own, as the API uses it (no HTTP, so no rate limit in the way)."""
+    pool = create_api_redis(settings)
+    yield JobQueue(pool, settings)
+    await pool.aclose()

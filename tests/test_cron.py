@@ -7,8 +7,8 @@ from collections.abc import Callable
 import redis.asyncio
 
 from jobs import WorkerSettings
-from tests.worker_variants import TICKS
 from tests.helpers import WorkerProcess, wait_for
+from tests.worker_variants import TICKS
 
 
 def test_daily_digest_and_hourly_sweep_are_registered() -> None:

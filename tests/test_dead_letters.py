@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 import redis.asyncio
+from arq.connections import ArqRedis
 
-from jobs import keys
+from jobs import dead_letters, keys
 from jobs.connection import create_api_redis
+from jobs.dead_letters import DeadLetter
 from settings import Settings
 from tests.helpers import WorkerProcess, wait_for, wait_for_status
 
@@ -223,3 +225,37 @@ async def test_admin_routes_need_the_admin_token(
 async def _gone(client: redis.asyncio.Redis, key: str) -> bool:
     await asyncio.sleep(0)
     return not await client.exists(key)
+
+
+async def test_paging_neither_skips_nor_repeats_letters_that_failed_in_the_same_millisecond(
+    api: httpx.AsyncClient, redis_client: redis.asyncio.Redis, settings: Settings
+) -> None:
+    for i in range(7):
+        letter = DeadLetter(
+            job_id=f"tie-{i}",
+            function="f",
+            queue="q",
+            args=[],
+            keyword_args={},
+            error={"type": "E", "message": ""},
+            tries=1,
+            enqueued_at_ms=None,
+            failed_at_ms=1_000 + (i // 3),
+        )
+        await dead_letters.record(cast(ArqRedis, redis_client), letter, settings.dead_letter_max)
+
+    seen, cursor = [], None
+    while True:
+        page = await _dead_letters(api, limit=2, **({"cursor": cursor} if cursor else {}))
+        seen += [item["job_id"] for item in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+
+    assert sorted(seen) == [f"tie-{i}" for i in range(7)]
+    assert len(seen) == 7
+
+
+async def test_a_malformed_cursor_is_422(api: httpx.AsyncClient) -> None:
+    response = await api.get("/admin/dead-letters", headers=ADMIN, params={"cursor": "abc"})
+
+    assert response.status_code == 422

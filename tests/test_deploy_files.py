@@ -27,6 +27,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 
 SETTINGS_ENV_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 ROOT_USERS = frozenset({"root", "0"})
+WORKERS = ["worker", "worker-critical", "worker-bulk"]  # one pool per priority (jobs/queues.py)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
 _DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=")
@@ -110,6 +111,16 @@ def test_compose_defines_redis_api_worker_and_mailsink() -> None:
     assert {"redis", "api", "worker", "mailsink"} <= set(_compose()["services"])
 
 
+def test_compose_runs_a_worker_pool_for_each_priority_queue() -> None:
+    commands = {name: _argv(_service(name)["command"]) for name in WORKERS}
+
+    assert commands == {
+        "worker": ["arq", "jobs.WorkerSettings"],
+        "worker-critical": ["arq", "jobs.CriticalWorkerSettings"],
+        "worker-bulk": ["arq", "jobs.BulkWorkerSettings"],
+    }
+
+
 def test_compose_has_no_obsolete_version_key() -> None:
     assert "version" not in _compose()
 
@@ -143,7 +154,7 @@ def test_redis_has_a_ping_healthcheck() -> None:
 # --- compose.yaml: api and worker ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["api", "worker"])
+@pytest.mark.parametrize("name", ["api", *WORKERS])
 def test_app_service_has_a_healthcheck(name: str) -> None:
     healthcheck = _service(name).get("healthcheck") or {}
 
@@ -152,12 +163,12 @@ def test_app_service_has_a_healthcheck(name: str) -> None:
     assert _argv(healthcheck["test"])[0] != "NONE"
 
 
-@pytest.mark.parametrize("name", ["api", "worker"])
+@pytest.mark.parametrize("name", ["api", *WORKERS])
 def test_app_service_starts_only_after_redis_is_healthy(name: str) -> None:
     assert _service(name)["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize("name", ["api", "worker"])
+@pytest.mark.parametrize("name", ["api", *WORKERS])
 def test_app_service_reaches_redis_by_its_service_name(name: str) -> None:
     assert urlsplit(_environment(_service(name))["REDIS_URL"]).hostname == "redis"
 
@@ -170,23 +181,27 @@ def test_api_healthcheck_probes_healthz_on_the_port_the_api_serves() -> None:
     assert f"http://127.0.0.1:{port}/healthz" in " ".join(_argv(api["healthcheck"]["test"]))
 
 
-def test_worker_healthcheck_checks_the_worker_settings_it_runs() -> None:
-    worker = _service("worker")
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_healthcheck_checks_the_worker_settings_it_runs(name: str) -> None:
+    worker = _service(name)
     settings_path = _argv(worker["command"])[1]
 
     assert _argv(worker["healthcheck"]["test"]) == ["CMD", "arq", settings_path, "--check"]
 
 
-def test_worker_has_no_container_name_so_it_can_scale() -> None:
-    assert "container_name" not in _service("worker")
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_has_no_container_name_so_it_can_scale(name: str) -> None:
+    assert "container_name" not in _service(name)
 
 
-def test_worker_publishes_no_host_ports_so_it_can_scale() -> None:
-    assert not _service("worker").get("ports")
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_publishes_no_host_ports_so_it_can_scale(name: str) -> None:
+    assert not _service(name).get("ports")
 
 
-def test_worker_stop_grace_period_outlasts_job_completion_wait() -> None:
-    worker = _service("worker")
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_stop_grace_period_outlasts_job_completion_wait(name: str) -> None:
+    worker = _service(name)
     default_wait = Settings.model_fields["job_completion_wait_seconds"].default
     wait = float(_environment(worker).get("JOB_COMPLETION_WAIT_SECONDS", default_wait))
 
@@ -206,8 +221,9 @@ def test_api_command_points_at_an_importable_asgi_app() -> None:
     assert callable(target)
 
 
-def test_worker_command_points_at_existing_worker_settings() -> None:
-    argv = _argv(_service("worker")["command"])
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_command_points_at_existing_worker_settings(name: str) -> None:
+    argv = _argv(_service(name)["command"])
     assert argv[0] == "arq"
     module_name, _, attribute = argv[1].rpartition(".")
 

@@ -7,6 +7,7 @@ import orjson
 import redis.asyncio
 
 from jobs import keys
+from settings import Settings
 from tests.helpers import WorkerProcess, wait_for_status
 
 CHARGE = {"amount_cents": 1299, "currency": "EUR"}
@@ -57,3 +58,14 @@ async def test_same_idempotency_key_with_a_different_body_is_422(api: httpx.Asyn
 
     assert response.status_code == 422
     assert "different body" in response.json()["detail"]
+
+
+async def test_idempotency_keys_expire_after_the_configured_time(
+    api: httpx.AsyncClient, redis_client: redis.asyncio.Redis, settings: Settings
+) -> None:
+    await _charge(api, "key-ttl")
+
+    [record] = [key async for key in redis_client.scan_iter(match=keys.idempotency("*", "*"))]
+    ttl = await redis_client.ttl(record)
+
+    assert settings.idempotency_ttl_seconds - 5 <= ttl <= settings.idempotency_ttl_seconds

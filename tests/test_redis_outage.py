@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -10,6 +11,7 @@ import pytest
 
 from api.main import create_app
 from devtools.redis_server import RedisServer
+from jobs.connection import create_api_redis
 from settings import Settings
 from tests.helpers import WorkerProcess, wait_for, wait_for_status
 
@@ -84,3 +86,48 @@ async def test_readyz_is_503_while_redis_is_stopped_and_200_once_it_returns(
     assert worker.process.poll() is None, "the worker exited"
     job_id = (await outage_api.post("/signup", json={"email": "b@example.com", "name": "B"})).json()["job_id"]
     assert (await wait_for_status(outage_api, job_id, {"complete"}, timeout=20))["status"] == "complete"
+
+
+async def test_jobs_accepted_before_a_redis_restart_still_run_after_it(
+    outage_api: httpx.AsyncClient,
+    own_redis: RedisServer,
+    outage_settings: Settings,
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    accepted = [
+        (await outage_api.post("/signup", json={"email": f"u{i}@example.com", "name": "U"})).json()["job_id"]
+        for i in range(20)
+    ]
+
+    own_redis.restart()  # AOF on: what was acknowledged survives
+    start_worker(worker_settings=outage_settings)
+
+    for job_id in accepted:
+        assert (await wait_for_status(outage_api, job_id, {"complete"}, timeout=30))["status"] == "complete"
+
+
+async def test_a_busy_worker_rides_out_redis_restarts_and_finishes_every_job(
+    outage_api: httpx.AsyncClient,
+    own_redis: RedisServer,
+    outage_settings: Settings,
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    """Redis goes away while the worker is claiming, running and finishing jobs: it must not exit."""
+    worker = start_worker(worker_settings=outage_settings)
+    pool = create_api_redis(outage_settings)
+    accepted: list[str] = []
+    for _ in range(3):
+        for i in range(300):
+            job = await pool.enqueue_job("send_welcome_email", email=f"u{i}@example.com", name="U")
+            assert job is not None
+            accepted.append(job.job_id)
+        await wait_for_status(outage_api, accepted[-300], {"complete"}, timeout=30)  # the worker is busy
+        own_redis.stop()
+        await asyncio.sleep(1)  # the outage itself
+        own_redis.start()
+    await pool.aclose()
+
+    for job_id in accepted:
+        assert (await wait_for_status(outage_api, job_id, {"complete"}, timeout=60))["status"] == "complete"
+    assert worker.process is not None
+    assert worker.process.poll() is None, "the worker exited"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from api.deps import AdminDep, QueueDep
 from api.schemas import JobId, ReplayAccepted, Replayed, ReplayWindow
 from jobs.client import QueueOverview
-from jobs.dead_letters import DeadLetterPage
+from jobs.dead_letters import CURSOR_PATTERN, DeadLetterPage
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
@@ -23,7 +23,7 @@ async def queues(queue: QueueDep) -> list[QueueOverview]:
 async def list_dead_letters(
     queue: QueueDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,16}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> DeadLetterPage:
     return await queue.dead_letters(limit, cursor)
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import QueueDep
+from api.ratelimit import RateLimit
 from api.schemas import AbortRequested, JobId
 from jobs.status import JobStatus
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", dependencies=[RateLimit("status")])
 async def get_job(job_id: JobId, queue: QueueDep) -> JobStatus:
     return await queue.status(job_id)
 
 
-@router.delete("/{job_id}", status_code=status.HTTP_202_ACCEPTED)
+@router.delete("/{job_id}", status_code=status.HTTP_202_ACCEPTED, dependencies=[RateLimit("producers")])
 async def abort_job(job_id: JobId, queue: QueueDep) -> AbortRequested:
     """202 while queued or running (a running job is cancelled cooperatively), 409 once finished."""
     await queue.abort(job_id)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Response, status
 
 from api.deps import QueueDep
+from api.ratelimit import RateLimit
 from api.schemas import Accepted, ChargeIn, ReportIn, SignupIn
 from jobs.client import Enqueued
 from jobs.email import send_welcome_email
@@ -27,19 +28,23 @@ def accepted(job: Enqueued, response: Response) -> Accepted:
     return Accepted(job_id=job.job_id, status=job.status, status_url=status_url)
 
 
-@router.post("/signup", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/signup", status_code=status.HTTP_202_ACCEPTED, dependencies=[RateLimit("signup")])
 async def signup(body: SignupIn, queue: QueueDep, response: Response) -> Accepted:
     job = await queue.enqueue(send_welcome_email, email=str(body.email), name=body.name)
     return accepted(job, response)
 
 
-@router.post("/reports", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/reports", status_code=status.HTTP_202_ACCEPTED, dependencies=[RateLimit("producers")])
 async def request_report(body: ReportIn, queue: QueueDep, response: Response) -> Accepted:
     job = await queue.enqueue(generate_report, user_id=body.user_id, month=body.month)
     return accepted(job, response)
 
 
-@router.post("/payments/{payment_id}/charge", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/payments/{payment_id}/charge",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[RateLimit("producers")],
+)
 async def charge(
     payment_id: PaymentId,
     body: ChargeIn,

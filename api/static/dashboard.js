@@ -1,0 +1,237 @@
+// The live dashboard: one EventSource (`/admin/events`) feeds every panel; replays go through the
+// admin API with the session cookie. Data is put in the page with textContent only, never as HTML.
+"use strict";
+
+const SPAN_MS = 5 * 60 * 1000;
+const history = []; // {t, depth, done, failed}: what the chart shows
+let previous = null; // the last snapshot, to turn counters into rates
+const tracked = new Map(); // new job id -> its row in "Replayed"
+
+const $ = (id) => document.getElementById(id);
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function fillTable(id, rows, columns, emptyText) {
+  const body = $(id).querySelector("tbody");
+  body.replaceChildren();
+  if (!rows.length) {
+    const tr = document.createElement("tr");
+    const td = cell(emptyText, "empty");
+    td.colSpan = columns;
+    tr.append(td);
+    body.append(tr);
+    return;
+  }
+  for (const row of rows) body.append(row);
+}
+
+function ago(ms) {
+  const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)}m ago`;
+  return new Date(ms).toLocaleString();
+}
+
+function jobLink(jobId) {
+  const td = document.createElement("td");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "link";
+  button.textContent = jobId;
+  button.addEventListener("click", () => showJob(jobId));
+  td.append(button);
+  return td;
+}
+
+function errorText(error) {
+  return error ? `${error.type}: ${error.message}` : "";
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  if (response.status === 401) window.location.reload(); // the session expired: back to the login
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(typeof body.detail === "string" ? body.detail : response.statusText);
+  return body;
+}
+
+function render(snapshot) {
+  const sum = (key) => snapshot.queues.reduce((total, q) => total + q[key], 0);
+  $("total-queued").textContent = sum("queued");
+  $("total-deferred").textContent = sum("deferred");
+  $("total-in-progress").textContent = sum("in_progress");
+  $("dead-count").textContent = snapshot.dead_letter_count;
+  $("workers-alive").textContent = snapshot.workers.length;
+
+  let done = 0;
+  let failed = 0;
+  if (previous) {
+    const seconds = Math.max(0.001, (snapshot.at_ms - previous.at_ms) / 1000);
+    done = Math.max(0, snapshot.totals.jobs_completed - previous.totals.jobs_completed) / seconds;
+    failed = Math.max(0, snapshot.totals.jobs_failed - previous.totals.jobs_failed) / seconds;
+  }
+  previous = snapshot;
+  $("throughput").textContent = done.toFixed(1);
+  history.push({ t: snapshot.at_ms, depth: sum("queued"), done, failed });
+  while (history.length && history[0].t < snapshot.at_ms - SPAN_MS) history.shift();
+  window.drawChart($("chart"), history, [
+    { key: "depth", color: "#2563eb" },
+    { key: "done", color: "#15803d" },
+    { key: "failed", color: "#b42318" },
+  ], SPAN_MS);
+
+  fillTable("queues", snapshot.queues.map((q) => {
+    const tr = document.createElement("tr");
+    tr.dataset.queue = q.name;
+    tr.append(cell(q.name), cell(q.queued, "queued"), cell(q.deferred), cell(q.in_progress),
+      cell(`${q.oldest_queued_age_seconds.toFixed(1)} s`), cell(q.workers_alive));
+    return tr;
+  }), 6, "no queues");
+
+  fillTable("workers", snapshot.workers.map((w) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(w.worker_id), cell(w.host), cell(w.pid), cell(w.queue), cell(w.jobs_running),
+      cell(ago(w.last_seen * 1000)));
+    return tr;
+  }), 6, "no live worker");
+
+  fillTable("failures", snapshot.recent_failures.map((job) => {
+    const tr = document.createElement("tr");
+    tr.append(jobLink(job.job_id), cell(job.function), cell(job.try), cell(errorText(job.error), "error"),
+      cell(ago(job.finished_at_ms)));
+    return tr;
+  }), 5, "no recent failure");
+
+  fillTable("dead-letters", snapshot.dead_letters.map((letter) => {
+    const tr = document.createElement("tr");
+    tr.dataset.jobId = letter.job_id;
+    const action = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "replay";
+    button.textContent = "Replay…";
+    button.addEventListener("click", () => confirmReplayOne(letter));
+    action.append(button);
+    tr.append(jobLink(letter.job_id), cell(letter.function),
+      cell(JSON.stringify({ args: letter.args, kwargs: letter.keyword_args })),
+      cell(errorText(letter.error), "error"), cell(letter.tries), cell(ago(letter.failed_at_ms)), action);
+    return tr;
+  }), 7, "no dead letters");
+}
+
+function confirm(title, summary, items) {
+  $("confirm-title").textContent = title;
+  $("confirm-summary").textContent = summary;
+  $("confirm-items").replaceChildren(...items.map((text) => {
+    const li = document.createElement("li");
+    li.textContent = text;
+    return li;
+  }));
+  const dialog = $("confirm-dialog");
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm"), { once: true });
+  });
+}
+
+const describe = (letter) => `${letter.job_id} · ${letter.function} · ${errorText(letter.error)}`;
+
+async function confirmReplayOne(letter) {
+  if (!(await confirm("Replay this job?", "It is enqueued again as a new job:", [describe(letter)]))) return;
+  const job = await api(`/admin/dead-letters/${encodeURIComponent(letter.job_id)}/replay`, { method: "POST" });
+  track(letter.job_id, job.job_id, letter.function);
+}
+
+async function confirmReplayWindow(event) {
+  event.preventDefault();
+  const seconds = Number($("window-seconds").value);
+  const asked = Date.now();
+  const window_ = await api(`/admin/dead-letters/window?since_seconds=${seconds}&limit=20`);
+  if (!window_.count) {
+    await confirm("Nothing to replay", "No job failed in that window.", []);
+    return;
+  }
+  const more = window_.count - window_.items.length;
+  const items = window_.items.map(describe).concat(more > 0 ? [`… and ${more} more`] : []);
+  const summary = `${window_.count} dead letter(s) will be enqueued again (plus any that fail before you confirm):`;
+  if (!(await confirm(`Replay ${window_.count} job(s)?`, summary, items))) return;
+  const since = seconds + Math.ceil((Date.now() - asked) / 1000); // the same window start as the preview
+  const result = await api("/admin/dead-letters/replay", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ since_seconds: since }),
+  });
+  result.job_ids.forEach((jobId) => track("(window)", jobId, ""));
+}
+
+function track(originalId, jobId, functionName) {
+  const tr = document.createElement("tr");
+  tr.dataset.jobId = jobId;
+  tr.append(cell(originalId), jobLink(jobId), cell(functionName), cell("queued", "status"));
+  const body = $("replays").querySelector("tbody");
+  body.prepend(tr);
+  tracked.set(jobId, tr);
+}
+
+async function refreshTracked() {
+  for (const [jobId, tr] of tracked) {
+    try {
+      const detail = await api(`/admin/jobs/${encodeURIComponent(jobId)}`);
+      const status = detail.status ? detail.status.status : "expired";
+      const td = tr.querySelector(".status");
+      td.textContent = status;
+      td.className = `status status-${status}`;
+      if (detail.status) tr.children[2].textContent = detail.status.function;
+      if (["complete", "failed", "aborted", "expired"].includes(status)) tracked.delete(jobId);
+    } catch (error) {
+      tr.querySelector(".status").textContent = String(error.message);
+    }
+  }
+}
+
+async function showJob(jobId) {
+  $("job-title").textContent = `Job ${jobId}`;
+  $("job-body").textContent = "loading…";
+  $("job-dialog").showModal();
+  try {
+    const detail = await api(`/admin/jobs/${encodeURIComponent(jobId)}`);
+    const tracebacks = detail.failed_tries.map((t) => `--- try ${t.try}: ${t.type}: ${t.message}\n${t.traceback || ""}`);
+    const letter = detail.dead_letter && detail.dead_letter.traceback ? [`--- final failure\n${detail.dead_letter.traceback}`] : [];
+    $("job-body").textContent = [JSON.stringify(detail.status, null, 2), ...tracebacks, ...letter].join("\n\n");
+  } catch (error) {
+    $("job-body").textContent = String(error.message);
+  }
+}
+
+function connect() {
+  const events = new EventSource("/admin/events");
+  events.addEventListener("snapshot", (event) => {
+    $("connection").textContent = "live";
+    $("connection").className = "badge on";
+    render(JSON.parse(event.data));
+  });
+  events.addEventListener("unavailable", () => {
+    $("connection").textContent = "queue unavailable";
+    $("connection").className = "badge off";
+  });
+  events.addEventListener("error", () => {
+    $("connection").textContent = "reconnecting…";
+    $("connection").className = "badge off";
+    if (events.readyState === EventSource.CLOSED) window.location.reload(); // e.g. the session expired
+  });
+}
+
+$("window-form").addEventListener("submit", confirmReplayWindow);
+$("sign-out").addEventListener("click", async () => {
+  await fetch("/admin/session", { method: "DELETE", credentials: "same-origin" });
+  window.location.reload();
+});
+$("chart-minutes").textContent = String(SPAN_MS / 60000);
+setInterval(refreshTracked, 1000);
+connect();

@@ -1,0 +1,72 @@
+"""What a benchmark run measured, raw: the report derives medians, spreads and ratios from it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import orjson
+
+from bench.load import LoadResult
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rounds: int
+    http_seconds: float
+    connections: int
+    pickup_samples: int
+    idle_seconds: float
+    throughput_jobs: int
+    curve_poll_delays: Sequence[float]
+    curve_idle_waits: Sequence[float]
+
+
+@dataclass
+class Results:
+    http: dict[str, list[LoadResult]] = field(default_factory=dict)
+    idle: dict[str, list[float]] = field(default_factory=dict)
+    idle_breakdown: dict[str, dict[str, float]] = field(default_factory=dict)
+    pickup: dict[str, list[list[float]]] = field(default_factory=dict)
+    throughput: dict[str, list[float]] = field(default_factory=dict)
+    curve: dict[str, tuple[float, list[float]]] = field(default_factory=dict)
+
+
+# The variants the report compares (run.py defines how each is run).
+SIGNUP = "POST /signup (template: one-round-trip enqueue)"
+SIGNUP_RATE_LIMITED = "POST /signup, rate limit on"
+SIGNUP_NO_REQUEST_LOG = "POST /signup, request log off"
+ENQUEUE_JOB = "arq enqueue_job endpoint"
+BACKGROUND = "BackgroundTasks endpoint (sync task)"
+BARE = "bare endpoint"
+
+PICKUP_ARQ = "arq defaults (poll_delay 0.5 s)"
+PICKUP_BEFORE = "template before: polling, poll_delay 0.05 s"
+PICKUP_TEMPLATE = "template: wake-up (default settings)"
+
+RAW_DEFAULTS = "arq defaults"
+RAW_TUNED = "arq tuned like the template (no hooks)"
+TEMPLATE = "template, every hook on"
+NO_LOGS = "template, log level WARNING"
+NO_JOB_HOOKS = "template, no per-job hooks (on_job_start, after_job_end)"
+NO_WRAPPER = "template, no @job wrapper (plain function)"
+POLLING = "template, polling instead of wake-up"
+
+
+def to_json(results: Results, sizes: Sizes) -> bytes:
+    """The raw figures of a run, so the report can be rendered again without measuring again."""
+    return orjson.dumps({"sizes": asdict(sizes), "results": asdict(results)}, option=orjson.OPT_INDENT_2)
+
+
+def from_json(raw: bytes) -> tuple[Results, Sizes]:
+    data = orjson.loads(raw)
+    res = data["results"]
+    results = Results(
+        http={name: [LoadResult(**run) for run in runs] for name, runs in res["http"].items()},
+        idle=res["idle"],
+        idle_breakdown=res["idle_breakdown"],
+        pickup=res["pickup"],
+        throughput=res["throughput"],
+        curve={name: (idle, samples) for name, (idle, samples) in res["curve"].items()},
+    )
+    return results, Sizes(**data["sizes"])
