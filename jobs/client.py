@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, ParamSpec, TypeVar, cast
 
-import orjson
 import structlog
 from arq.connections import ArqRedis
 from arq.jobs import deserialize_job, serialize_result
 from pydantic import BaseModel
 from redis.exceptions import RedisError, WatchError
 
-from jobs import dead_letters, idempotency, keys, queues, tracing
+from jobs import dead_letters, idempotency, keys, monitor, queues, tracing
 from jobs.definition import JobDefinition
 from jobs.enqueue import enqueue_job
 from jobs.queues import Priority
@@ -179,28 +178,24 @@ class JobQueue:
         reasons = [] if alive else ["no worker heartbeat in the last few seconds"]
         return Readiness(ready=not reasons, redis=True, workers_alive=alive, reasons=reasons)
 
-    async def overview(self) -> QueueOverview:
-        now_ms = int(time.time() * 1000)
-        queue = self.settings.queue_name
+    async def overview(self) -> list[QueueOverview]:
+        """Per queue: waiting, deferred, running, live workers; and the dead letters of all queues."""
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.zcount(queue, "-inf", now_ms)
-                pipe.zcount(queue, f"({now_ms}", "+inf")
-                pipe.zcard(keys.DEAD_LETTERS)
-                queued, deferred, dead = await pipe.execute()
-            workers = await self._fresh_workers()
-            records = await self.redis.mget([keys.worker_heartbeat(w) for w in workers]) if workers else []
+            depths = await monitor.queue_depths(self.redis, self.settings)
+            dead = await dead_letters.count(self.redis)
         except (RedisError, OSError) as exc:
             raise QueueUnavailable(str(exc)) from exc
-        running = sum(orjson.loads(raw)["running"] for raw in records if raw)
-        return QueueOverview(
-            name=queue,
-            queued=queued,
-            deferred=deferred,
-            in_progress=running,
-            dead=dead,
-            workers_alive=len(workers),
-        )
+        return [
+            QueueOverview(
+                name=d.name,
+                queued=d.queued,
+                deferred=d.deferred,
+                in_progress=d.in_progress,
+                dead=dead,
+                workers_alive=d.workers_alive,
+            )
+            for d in depths
+        ]
 
     async def _fresh_workers(self) -> list[str]:
         since = time.time() - 3 * self.settings.worker_heartbeat_seconds

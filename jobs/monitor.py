@@ -92,12 +92,13 @@ async def queue_depths(redis: Redis, settings: Settings) -> list[QueueDepth]:
         queued, deferred, oldest = replies[3 * index : 3 * index + 3]
         oldest_ms = oldest[0][1] if oldest and queued else now_ms
         serving = [worker for worker in alive if worker.queue == name]
+        running = sum(worker.jobs_running for worker in serving)
         depths.append(
             QueueDepth(
                 name=name,
-                queued=queued,
+                queued=max(0, queued - running),  # arq keeps a running job in its queue until it ends
                 deferred=deferred,
-                in_progress=sum(worker.jobs_running for worker in serving),
+                in_progress=running,
                 oldest_queued_age_seconds=max(0.0, (now_ms - oldest_ms) / 1000),
                 workers_alive=len(serving),
             )

@@ -259,3 +259,25 @@ async def test_a_malformed_cursor_is_422(api: httpx.AsyncClient) -> None:
     response = await api.get("/admin/dead-letters", headers=ADMIN, params={"cursor": "abc"})
 
     assert response.status_code == 422
+
+
+async def test_admin_queues_reports_each_queue_with_its_waiting_running_and_dead_jobs(
+    api: httpx.AsyncClient, worker: WorkerProcess, settings: Settings
+) -> None:
+    await _dead_letter(api, await _enqueue_raw(settings, "missing_function"))
+    for _ in range(3):
+        await api.post("/reports", json={"user_id": 1, "month": "2026-04"})  # 2 s each
+
+    async def three_running() -> dict[str, Any] | None:
+        response = await api.get("/admin/queues", headers=ADMIN)
+        default = next(q for q in response.json() if q["name"] == settings.queue_name)
+        return default if default["in_progress"] == 3 else None
+
+    default = await wait_for(three_running, timeout=20, what="three reports running")
+    names = [q["name"] for q in (await api.get("/admin/queues", headers=ADMIN)).json()]
+    assert sorted(names) == sorted(
+        [settings.queue_name, *(f"{settings.queue_name}:{p}" for p in ("bulk", "critical"))]
+    )
+    assert default["workers_alive"] == 1
+    assert default["dead"] == 1
+    assert default["queued"] == 0  # arq keeps running jobs in the queue; they are not "queued"

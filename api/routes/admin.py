@@ -16,7 +16,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
 @router.get("/queues")
 async def queues(queue: QueueDep) -> list[QueueOverview]:
-    return [await queue.overview()]
+    return await queue.overview()
 
 
 @router.get("/dead-letters")
