@@ -6,12 +6,14 @@ production; this module finds a binary, starts it on a free port and cleans up a
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +25,7 @@ import redis
 START_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 10.0
 LOG_FILE_NAME = "redis-server.log"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def find_redis_server() -> str:
@@ -71,6 +74,15 @@ def redis_answers(url: str, timeout: float = 0.5) -> bool:
         return False
     finally:
         client.close()
+
+
+def _die_with_parent() -> None:
+    """On Linux, the server gets SIGTERM when the process that started it dies, even by SIGKILL, so a
+    killed test run or dev session leaves no redis-server behind. (Linux ties this to the starting
+    thread: start servers from a thread that outlives them, as the tests and scripts/dev.py do.)"""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class RedisServer:
@@ -125,6 +137,7 @@ class RedisServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         self._wait_until_ready()
 
