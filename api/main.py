@@ -56,10 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="FastAPI + arq service", version="0.1.0", lifespan=lifespan, telemetry=telemetry)
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (producers.router, jobs.router, health.router, admin.router):
-        app.include_router(router)
-    for router in (metrics.router, admin_jobs.router, dashboard.router):
-        app.include_router(router)
+    routers = (producers, jobs, health, metrics, admin, admin_jobs, dashboard)
+    for module in routers:
+        app.include_router(module.router)
     app.mount("/admin/static", StaticFiles(directory=dashboard.STATIC_DIR), name="admin-static")
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Outermost: its request id covers everything inside, and the HTTP metrics count the 413s too.
