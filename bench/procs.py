@@ -11,8 +11,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import redis
+
+from devtools.http_wait import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE = 0  # the API (or the worker) under test
@@ -47,7 +48,7 @@ def api_server(redis_url: str, port: int, overrides: Mapping[str, str]) -> Itera
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(url + "/healthz", process)
+        wait_until_healthy(url + "/healthz", process)
         yield url
     finally:
         process.terminate()
@@ -85,16 +86,3 @@ def worker(redis_url: str, target: str, overrides: Mapping[str, str] | None = No
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the API exited with code {process.returncode}")
-        try:
-            if httpx.get(url, timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 import redis.asyncio
 
 from api.main import create_app
+from devtools.http_wait import wait_until_healthy
 from devtools.redis_server import RedisServer, free_port
 from jobs import keys
 from jobs.client import JobQueue
@@ -38,22 +38,11 @@ def mail_sink_url() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(url + "/healthz")
+        wait_until_healthy(url + "/healthz", process)
         yield url
     finally:
         process.terminate()
         process.wait(10)
-
-
-def _wait_http(url: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 @pytest.fixture
