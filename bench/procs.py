@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 
-from devtools.http_wait import wait_until_healthy
+from devtools.http_service import http_service
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE = 0  # the API (or the worker) under test
@@ -39,20 +39,10 @@ def api_server(redis_url: str, port: int, overrides: Mapping[str, str]) -> Itera
     """`uvicorn bench.app:app`, one process with uvloop and httptools, its logs to /dev/null."""
     command = [sys.executable, "-m", "uvicorn", "bench.app:app", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-    process = subprocess.Popen(
-        pinned(command, SERVER_CORE),
-        cwd=ROOT,
-        env=environment(redis_url, overrides),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url + "/healthz", process)
+    with http_service(
+        pinned(command, SERVER_CORE), port, cwd=ROOT, env=environment(redis_url, overrides)
+    ) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 @contextmanager

@@ -3,7 +3,6 @@ over HTTP, the app on its lifespan, and real worker processes."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 import redis.asyncio
 
 from api.main import create_app
-from devtools.http_wait import wait_until_healthy
+from devtools.http_service import http_service
 from devtools.redis_server import RedisServer, free_port
 from jobs import keys
 from jobs.client import JobQueue
@@ -31,18 +30,8 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="session")
 def mail_sink_url() -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.mailsink", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url + "/healthz", process)
+    with http_service([sys.executable, "-m", "devtools.mailsink", "--port", str(port)], port) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture

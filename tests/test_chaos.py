@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import subprocess
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +22,7 @@ import orjson
 import pytest
 import redis.asyncio
 
+from devtools.http_service import http_service
 from devtools.redis_server import RedisServer, free_port
 from jobs import keys
 from settings import Settings
@@ -57,24 +57,6 @@ class Chaos:
     events: list[str] = field(default_factory=list)
 
 
-class ApiProcess:
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(BIN / "uvicorn"), "api.main:app", "--port", str(self.port), "--no-access-log"],
-                cwd=ROOT,
-                env={**settings_env(settings), "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING"},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(15)
-
-
 @pytest.fixture
 def chaos_redis() -> Iterator[RedisServer]:
     with RedisServer(appendonly=True) as server:
@@ -92,18 +74,16 @@ def chaos_settings(settings: Settings, chaos_redis: RedisServer) -> Settings:
 
 @pytest.fixture
 async def http(chaos_settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    api = ApiProcess(chaos_settings, tmp_path / "api.log")
-    async with httpx.AsyncClient(base_url=api.url, timeout=5) as client:
-
-        async def up() -> bool:
-            try:
-                return (await client.get("/healthz")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await wait_for(up, timeout=20, what="the API")
-        yield client
-    api.stop()
+    """The API under uvicorn, a real process."""
+    port = free_port()
+    command = [str(BIN / "uvicorn"), "api.main:app", "--port", str(port), "--no-access-log"]
+    env = {**settings_env(chaos_settings), "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING"}
+    with (
+        (tmp_path / "api.log").open("ab") as log,
+        http_service(command, port, cwd=ROOT, env=env, log=log) as url,
+    ):
+        async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+            yield client
 
 
 def _address(i: int) -> str:
