@@ -9,7 +9,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ADMIN_TOKEN = "change-me"
-# A rate as "<count>/<period>": "5/minute", "60/min", "10/second", "10/2s" (parsed by jobs.ratelimit.Rate).
+# A rate as "<count>/<period>": "5/minute", "60/min", "10/second", "10/2s"
+# (parsed by jobs.core.sliding_window.Rate).
 RATE_PATTERN = r"^[1-9][0-9]*/([0-9]*\.?[0-9]+)?(s|sec|second|m|min|minute|h|hour)$"
 
 
@@ -43,7 +44,8 @@ class Settings(BaseSettings):
     retry_max_delay_seconds: float = Field(300.0, gt=0)
     worker_max_jobs: int = Field(50, gt=0)
     # Busy worker: seconds between queue reads. Idle worker: it blocks on the wake-up list instead, for at
-    # most worker_idle_wait_seconds (so aborts, health and cron are looked at that often). See jobs/wakeup.py.
+    # most worker_idle_wait_seconds (so aborts, health and cron are looked at that often).
+    # See jobs/core/internals/wakeup.py.
     worker_poll_delay_seconds: float = Field(0.01, gt=0)
     worker_idle_wait_seconds: float = Field(1.0, gt=0)
     job_completion_wait_seconds: int = Field(30, ge=0)

@@ -13,14 +13,14 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Response, status
 
-from api.deps import QueueDep
+from api.core.deps import QueueDep
+from api.core.rate_limit import RateLimit
+from api.core.schemas import Accepted, accepted
 from api.main import create_app
-from api.ratelimit import RateLimit
-from api.routes.producers import accepted
-from api.schemas import Accepted, SignupIn
-from jobs.client import Enqueued
+from api.schemas import SignupIn
+from jobs.core.client import Enqueued
+from jobs.core.serializer import META_KWARG
 from jobs.email import send_welcome_email
-from jobs.serializer import META_KWARG
 
 router = APIRouter(prefix="/bench")
 

@@ -20,10 +20,11 @@ from arq.jobs import deserialize_result
 
 from bench.procs import worker
 from bench.workers import NOOP, bench_noop
-from jobs import keys
-from jobs.client import JobQueue
-from jobs.connection import create_api_redis
-from jobs.serializer import deserialize
+from jobs.core import keys
+from jobs.core.client import JobQueue
+from jobs.core.internals.connection import create_api_redis
+from jobs.core.serializer import deserialize
+from jobs.registry import REGISTRY
 from settings import Settings
 
 RESULT_TIMEOUT_SECONDS = 30.0
@@ -72,7 +73,7 @@ def measure_idle_and_pickup(
 async def _pickups(redis_url: str, template_enqueue: bool, samples: int) -> list[float]:
     settings = Settings(redis_url=redis_url)
     pool = create_api_redis(settings)
-    queue = JobQueue(pool, settings)
+    queue = JobQueue(pool, settings, REGISTRY)
     latencies = []
     try:
         for _ in range(samples):
@@ -128,7 +129,7 @@ def measure_throughput(redis_url: str, run: WorkerRun, jobs: int) -> float:
 async def _fill(redis_url: str, jobs: int) -> None:
     settings = Settings(redis_url=redis_url)
     pool = create_api_redis(settings)
-    later = JobQueue(pool, settings).with_options(defer_by=timedelta(hours=1))
+    later = JobQueue(pool, settings, REGISTRY).with_options(defer_by=timedelta(hours=1))
     try:
         for start in range(0, jobs, 200):
             await asyncio.gather(*(later.enqueue(bench_noop) for _ in range(min(200, jobs - start))))

@@ -25,11 +25,12 @@ from contextlib import AbstractContextManager
 
 from bench.procs import LOAD_CORE, api_server, pinned
 from devtools.redis_server import RedisServer, free_port
-from jobs import keys
-from jobs.client import JobQueue
-from jobs.connection import create_api_redis
+from jobs.core import keys
+from jobs.core.client import JobQueue
+from jobs.core.internals.connection import create_api_redis
+from jobs.core.sliding_window import Rate, SlidingWindowLimiter
 from jobs.email import send_welcome_email
-from jobs.ratelimit import Rate, SlidingWindowLimiter
+from jobs.registry import REGISTRY
 from settings import Settings
 
 WRK_SCRIPT = """
@@ -84,7 +85,9 @@ async def _one_job(redis_url: str) -> str:
     settings = Settings(redis_url=redis_url)
     pool = create_api_redis(settings)
     try:
-        job = await JobQueue(pool, settings).enqueue(send_welcome_email, email="a@example.com", name="A")
+        job = await JobQueue(pool, settings, REGISTRY).enqueue(
+            send_welcome_email, email="a@example.com", name="A"
+        )
     finally:
         await pool.aclose()
     return job.job_id

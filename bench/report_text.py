@@ -19,7 +19,7 @@ HOW = """\
   the same `SignupIn` body and the same rate-limit dependency as `POST /signup` and differs only in
   what it does with it: arq's `enqueue_job` (3 round trips and a WATCH), a FastAPI `BackgroundTasks`
   sync task, or nothing (`/bench/bare`, no body). Redis is flushed before each load run.
-  "Rate limit on" is the other engineer's limiter (`api/ratelimit.py`, one Redis round trip per
+  "Rate limit on" is the other engineer's limiter (`api/core/rate_limit.py`, one Redis round trip per
   request) with `RATE_LIMIT_SIGNUP=1000000/second`, so it admits everything and only its cost shows.
 - **Pickup latency**: one worker process, idle; the harness enqueues one no-op job, waits for it to
   finish, sleeps a random 20-520 ms (longer than arq's default 0.5 s `poll_delay`, so a polling worker
@@ -38,19 +38,19 @@ HOW = """\
 MECHANISM = """\
 ## What makes it fast, and the defaults that do it
 
-- **One round trip per enqueue** (`jobs/enqueue.py`): a Lua script does arq's EXISTS check on the job
-  and result keys and writes arq's job key (same payload, same TTL) and queue entry (same score)
-  atomically, then pushes a wake-up token. `tests/test_enqueue_script.py` pins it against arq itself: a
-  stock arq worker runs what it writes, arq's `Job` reads it, and each dedup case (fresh, queued,
-  deferred, running, in-progress key only, result kept, after result expiry, after `_expires`) gives
-  `enqueue_job`'s answer. Enqueues made in the same event-loop turn leave as one pipeline
+- **One round trip per enqueue** (`jobs/core/internals/enqueue.py`): a Lua script does arq's EXISTS check
+  on the job and result keys and writes arq's job key (same payload, same TTL) and queue entry (same
+  score) atomically, then pushes a wake-up token. `tests/core/internals/test_enqueue.py` pins it against
+  arq itself: a stock arq worker runs what it writes, arq's `Job` reads it, and each dedup case (fresh,
+  queued, deferred, running, in-progress key only, result kept, after result expiry, after `_expires`)
+  gives `enqueue_job`'s answer. Enqueues made in the same event-loop turn leave as one pipeline
   (auto-pipelining), which is where most of the gain under load comes from.
-- **An idle worker is woken, not polled** (`jobs/wakeup.py`): arq's loop sleeps `poll_delay` between
-  queue reads and has no hook to wake it. The worker is given our pool (`Worker(redis_pool=...)`, a
-  public argument) whose queue read, when nothing is due, blocks in `BLPOP` on the queue's wake-up
-  list until a token, the next deferred job's time, or `WORKER_IDLE_WAIT_SECONDS` (1 s). One Lua
-  call returns only due jobs that no worker is running yet, so a busy worker does not re-check
-  running jobs on every poll, as arq does.
+- **An idle worker is woken, not polled** (`jobs/core/internals/wakeup.py`): arq's loop sleeps
+  `poll_delay` between queue reads and has no hook to wake it. The worker is given our pool
+  (`Worker(redis_pool=...)`, a public argument) whose queue read, when nothing is due, blocks in `BLPOP`
+  on the queue's wake-up list until a token, the next deferred job's time, or `WORKER_IDLE_WAIT_SECONDS`
+  (1 s). One Lua call returns only due jobs that no worker is running yet, so a busy worker does not
+  re-check running jobs on every poll, as arq does.
 - Defaults: `WORKER_POLL_DELAY_SECONDS=0.01` (it now paces only a busy worker: how soon it reads again
   after starting jobs; an idle one blocks instead), `WORKER_IDLE_WAIT_SECONDS=1.0` (the longest an
   idle worker goes without arq's housekeeping: aborts of running jobs, health key, cron; each wait
@@ -61,7 +61,7 @@ MECHANISM = """\
   deferred by another worker) are still found, within `WORKER_IDLE_WAIT_SECONDS` or at their due
   time; an abort of a running job on an otherwise idle worker takes up to that long. The wake-up
   relies on arq calling `pool.zrangebyscore(queue, min=-inf, start=, num=, max=now)` in its poll
-  (arq 0.28, pinned; `tests/test_wakeup.py` fails if that stops working).
+  (arq 0.28, pinned; `tests/core/internals/test_wakeup.py` fails if that stops working).
 """
 
 GAP_BACKGROUND = """\

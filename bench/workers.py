@@ -14,11 +14,11 @@ from typing import Any
 from arq.connections import ArqRedis
 from arq.worker import func
 
-from jobs import registry
-from jobs.connection import create_api_redis, worker_redis_settings
-from jobs.definition import Ctx, job
-from jobs.serializer import deserialize, serialize
-from jobs.worker import build_worker_settings
+from jobs.core import Registry, build_worker_settings
+from jobs.core.internals.connection import create_api_redis, worker_redis_settings
+from jobs.core.job import Ctx, job
+from jobs.core.serializer import deserialize, serialize
+from jobs.registry import REGISTRY
 from settings import get_settings
 
 NOOP = "bench_noop"
@@ -35,7 +35,7 @@ async def raw_noop(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> float:
 
 
 def _template(**overrides: Any) -> type:
-    worker_settings = build_worker_settings(get_settings(), jobs=[*registry.JOBS, bench_noop])
+    worker_settings = build_worker_settings(get_settings(), Registry([*REGISTRY, bench_noop]))
     for name, value in overrides.items():
         setattr(worker_settings, name, value)
     return worker_settings

@@ -1,7 +1,8 @@
-"""The queue: job functions, `WorkerSettings`, retry policy, dead letters, key names, the enqueue client.
+"""Your jobs: one module per area (`email.py`, `reports.py`, `payments.py`, `cron.py`), the list of them
+(`registry.py`) and the workers (`worker.py`). The machinery they use is `jobs.core`.
 
 `arq jobs.WorkerSettings` finds the settings here; they are built on first access so that importing
-`jobs` (as the API does) reads no settings and registers nothing.
+`jobs` (as the API does) reads no settings.
 """
 
 from __future__ import annotations

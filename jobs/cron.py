@@ -1,5 +1,6 @@
-"""Scheduled jobs. arq enqueues each tick with the id `name:<run-at ms>`, so it runs once per tick across
-any number of workers."""
+"""Scheduled jobs: `@job(cron=Cron(...))` is the whole declaration (schedule and policy); list them in
+`jobs/registry.py` like any job. Each tick's job id is `name:<run-at ms>`, so it runs once per tick
+across any number of workers."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import datetime as dt
 
 import structlog
 
-from jobs import dead_letters, keys
-from jobs.definition import Ctx, job
+from jobs.core import Cron, Ctx, dead_letters, job, keys
 from settings import Settings
 
 log = structlog.get_logger("jobs.cron")
 
 
-@job(max_tries=3)
+@job(max_tries=3, cron=Cron(hour=7, minute=0))
 async def daily_digest(ctx: Ctx) -> dict[str, object]:
     """Send yesterday's digest once per day (the marker makes a re-run harmless)."""
     day = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
@@ -23,7 +23,7 @@ async def daily_digest(ctx: Ctx) -> dict[str, object]:
     return {"day": day, "sent": bool(first)}
 
 
-@job(max_tries=1)
+@job(max_tries=1, cron=Cron(minute=0))
 async def hourly_sweep(ctx: Ctx) -> dict[str, int]:
     """Report what needs attention; the dead-letter set trims itself on write."""
     settings: Settings = ctx["settings"]

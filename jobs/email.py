@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from jobs.definition import Ctx, job
-from jobs.limits import rate_of, throttle
+from jobs.core import Ctx, job, rate_of, throttle
 from settings import Settings
 
 

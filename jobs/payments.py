@@ -6,8 +6,7 @@ import time
 
 import orjson
 
-from jobs import keys
-from jobs.definition import Ctx, job
+from jobs.core import Ctx, job, keys
 
 CHARGE_RECORD_TTL_SECONDS = 90 * 86_400
 

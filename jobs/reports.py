@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from jobs.definition import Ctx, job
-from jobs.limits import concurrency_slot
-from jobs.progress import report_progress
+from jobs.core import Ctx, concurrency_slot, job, report_progress
 from settings import Settings
 
 

@@ -27,7 +27,7 @@ def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
     ]
 
 
-# The dashboard's browser tests (tests/test_dashboard_browser.py) drive it.
+# The dashboard's browser tests (tests/api/test_dashboard_browser.py) drive it.
 CHROMIUM = Path("/usr/bin/chromium")
 
 

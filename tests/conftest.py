@@ -14,11 +14,11 @@ import redis.asyncio
 from api.main import create_app
 from devtools.http_service import http_service
 from devtools.redis_server import RedisServer, free_port
-from jobs import keys
-from jobs.client import JobQueue
-from jobs.connection import create_api_redis
+from jobs.core import keys
+from jobs.core.client import JobQueue
+from jobs.registry import REGISTRY
 from settings import Settings
-from tests.helpers import WorkerProcess, wait_for
+from tests.support import WorkerProcess, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +56,7 @@ def settings(redis_server: RedisServer, mail_sink_url: str) -> Settings:
         worker_heartbeat_seconds=1,
         crash_recovery_seconds=3,
         job_completion_wait_seconds=5,
-        # Traffic control off or out of reach; tests/test_rate_limit.py and friends set their own.
+        # Traffic control off or out of reach; tests/api/test_rate_limit.py and friends set their own.
         rate_limit_enabled=False,
         email_rate_limit="100000/second",
         report_max_concurrency=10_000,
@@ -113,6 +113,6 @@ async def worker(
 @pytest.fixture
 async def job_queue(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[JobQueue]:
     """The typed client on a pool of its own, as the API uses it (no HTTP, so no rate limit in the way)."""
-    pool = create_api_redis(settings)
-    yield JobQueue(pool, settings)
-    await pool.aclose()
+    queue = JobQueue.connect(settings, REGISTRY)
+    yield queue
+    await queue.aclose()

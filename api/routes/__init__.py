@@ -1,1 +1,1 @@
-"""One router per area: producers, jobs, health, admin."""
+"""Your routes. `producers.py` shows the pattern: validate, enqueue, answer 202."""

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Response, status
 
-from api.deps import QueueDep
-from api.ratelimit import RateLimit
-from api.schemas import Accepted, ChargeIn, ReportIn, SignupIn
-from jobs.client import Enqueued
+from api.core.deps import QueueDep
+from api.core.rate_limit import RateLimit
+from api.core.schemas import Accepted, accepted
+from api.schemas import ChargeIn, ReportIn, SignupIn
 from jobs.email import send_welcome_email
 from jobs.payments import charge_payment
 from jobs.reports import generate_report
@@ -20,12 +20,6 @@ IdempotencyKey = Annotated[
     str, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
 ]
 PaymentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-
-
-def accepted(job: Enqueued, response: Response) -> Accepted:
-    status_url = f"/jobs/{job.job_id}"
-    response.headers["Location"] = status_url
-    return Accepted(job_id=job.job_id, status=job.status, status_url=status_url)
 
 
 @router.post("/signup", status_code=status.HTTP_202_ACCEPTED, dependencies=[RateLimit("signup")])

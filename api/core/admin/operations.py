@@ -1,0 +1,42 @@
+"""Operating the queue: depth, dead letters, replay. Every route needs the admin bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from api.core.deps import AdminDep, QueueAdminDep
+from api.core.schemas import JobId, ReplayAccepted, Replayed, ReplayWindow
+from jobs.core.admin import QueueOverview
+from jobs.core.dead_letters import CURSOR_PATTERN, DeadLetterPage
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+
+
+@router.get("/queues")
+async def queues(admin: QueueAdminDep) -> list[QueueOverview]:
+    return await admin.overview()
+
+
+@router.get("/dead-letters")
+async def list_dead_letters(
+    admin: QueueAdminDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
+) -> DeadLetterPage:
+    return await admin.dead_letters(limit, cursor)
+
+
+@router.post("/dead-letters/replay", status_code=status.HTTP_202_ACCEPTED)
+async def replay_window(body: ReplayWindow, admin: QueueAdminDep) -> Replayed:
+    replayed = await admin.replay_since(body.since_seconds)
+    return Replayed(count=len(replayed), job_ids=[job.job_id for job in replayed])
+
+
+@router.post("/dead-letters/{job_id}/replay", status_code=status.HTTP_202_ACCEPTED)
+async def replay_one(job_id: JobId, admin: QueueAdminDep) -> ReplayAccepted:
+    job = await admin.replay(job_id)
+    return ReplayAccepted(
+        job_id=job.job_id, status=job.status, status_url=f"/jobs/{job.job_id}", replay_of=job_id
+    )

@@ -1,0 +1,49 @@
+"""Seeing what the queue does: live workers, recent jobs by status, one job in full (with tracebacks).
+
+Admin only, like the rest of `/admin`: a traceback is shown here and never on `GET /jobs/{job_id}`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.core.deps import AdminDep, QueueAdminDep
+from api.core.schemas import JobId
+from jobs.core.admin import JobDetail
+from jobs.core.overview import DeadLetterWindow, FinishedStatus, RecentPage, WorkerInfo
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(pattern=r"^\d{1,16}$")]
+
+
+@router.get("/workers")
+async def workers(admin: QueueAdminDep) -> list[WorkerInfo]:
+    """Workers alive now (a fresh heartbeat): id, host, pid, queue, jobs running, last seen."""
+    return await admin.workers()
+
+
+@router.get("/jobs")
+async def recent_jobs(
+    admin: QueueAdminDep, status: FinishedStatus = "failed", limit: Limit = 50, cursor: Cursor = None
+) -> RecentPage:
+    """Tries that finished with `status`, newest first; page on with `cursor=<next_cursor>`."""
+    return await admin.recent(status, limit, cursor)
+
+
+@router.get("/jobs/{job_id}")
+async def job_detail(job_id: JobId, admin: QueueAdminDep) -> JobDetail:
+    return await admin.job_detail(job_id)
+
+
+@router.get("/dead-letters/window")
+async def dead_letter_window(
+    admin: QueueAdminDep,
+    since_seconds: Annotated[int, Query(gt=0, le=90 * 86_400)],
+    limit: Limit = 50,
+) -> DeadLetterWindow:
+    """What a replay of that window would replay: the count, and the newest `limit` letters."""
+    return await admin.dead_letter_window(since_seconds, limit)

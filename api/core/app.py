@@ -1,0 +1,62 @@
+"""The app factory behind `api/main.py`: one shared Redis pool per process, opened and closed by the
+lifespan, with the job client, the operator interface and the rate limiter on it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
+from redis.exceptions import RedisError
+
+from api.core import admin
+from api.core.errors import install_error_handlers
+from api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from api.core.prometheus import request_observer
+from api.core.rate_limit import ApiRateLimiter
+from api.core.routes import health, jobs, metrics
+from jobs.core import JobQueue, QueueAdmin, Registry, tracing
+from jobs.core.logs import configure_logging
+from jobs.core.metrics import MetricsBatch, flush, flush_forever
+from settings import Settings
+
+
+def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The service: your `routers`, then the job status, health, metrics and admin routes."""
+    configure_logging(settings)
+    http_metrics = MetricsBatch()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        queue = JobQueue.connect(settings, registry)  # lazily: the API starts even while Redis is away
+        app.state.queue = queue
+        app.state.admin = QueueAdmin(queue)
+        app.state.rate_limiter = ApiRateLimiter(queue.redis, settings)
+        stop_tracing = tracing.install(settings, "api")
+        flusher = asyncio.create_task(flush_forever(http_metrics, queue.redis, settings))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(RedisError, OSError):
+                await flush(http_metrics, queue.redis, settings)
+            if stop_tracing is not None:
+                stop_tracing()
+            await queue.aclose()
+
+    # FastAPI's own OpenTelemetry spans, once a tracer provider is installed (jobs/core/tracing.py). Without
+    # its per-operation spans, the span active in a route, and so a job's parent, is the request's own span.
+    telemetry: TelemetryConfig = {"operation_spans": False}
+    app = FastAPI(title="FastAPI + arq service", version="0.1.0", lifespan=lifespan, telemetry=telemetry)
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (*routers, jobs.router, health.router, metrics.router):
+        app.include_router(router)
+    admin.install(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outermost: its request id covers everything inside, and the HTTP metrics count the 413s too.
+    app.add_middleware(RequestContextMiddleware, observe=request_observer(http_metrics))
+    return app

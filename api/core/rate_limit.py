@@ -1,0 +1,123 @@
+"""Per-client API rate limits, one Redis round trip per request. A route opts in with one line:
+
+    @router.post("/signup", dependencies=[RateLimit("signup")])
+
+The limit comes from Settings (`RATE_LIMIT_SIGNUP=5/minute`). A client is its API key when it sends one,
+else its address; `X-Forwarded-For` is believed only from the proxies in `TRUSTED_PROXIES`. Every limited
+answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a 429 also `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+from typing import Literal
+
+import structlog
+from fastapi import Depends, HTTPException, Request, Response, status
+from fastapi.params import Depends as DependsParam
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from jobs.core import keys
+from jobs.core.sliding_window import Decision, Rate, SlidingWindowLimiter
+from settings import Settings
+
+log = structlog.get_logger("api.rate_limit")
+
+LimitName = Literal["signup", "producers", "status"]
+FORWARDED_FOR = "x-forwarded-for"
+
+
+class ApiRateLimiter:
+    """One per app, made in the lifespan next to the job queue; routes reach it through `RateLimit`."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.settings = settings
+        self.rates: dict[LimitName, Rate] = {
+            "signup": Rate.parse(settings.rate_limit_signup),
+            "producers": Rate.parse(settings.rate_limit_producers),
+            "status": Rate.parse(settings.rate_limit_status),
+        }
+        self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+        self._limiter = SlidingWindowLimiter(redis)
+
+    async def check(self, name: LimitName, request: Request, response: Response) -> None:
+        """Admit the request and set its headers, or raise 429 (or 503 when Redis is away and fail closed)."""
+        rate = self.rates[name]
+        try:
+            decision = await self._limiter.acquire(
+                keys.rate_window(f"api:{name}", self.client_key(request)), rate
+            )
+        except (RedisError, OSError) as exc:
+            if self.settings.rate_limit_fail_open:
+                log.warning("rate limiter unavailable, request let through", limit=name, error=str(exc))
+                return
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "rate limiting is unavailable, try again shortly",
+                {"Retry-After": "1"},
+            ) from exc
+        headers = _headers(decision)
+        if not decision.admitted:
+            headers["Retry-After"] = str(decision.retry_after)
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many requests: the limit is {rate.count} per {rate.period_seconds:g} s per client; "
+                f"retry after {decision.retry_after} s",
+                headers,
+            )
+        response.headers.update(headers)
+
+    def client_key(self, request: Request) -> str:
+        """`key:<digest>` for an API key (never stored in clear), else `ip:<address>`."""
+        api_key = request.headers.get(self.settings.rate_limit_api_key_header)
+        if api_key:
+            return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:32]
+        return "ip:" + self.client_address(request)
+
+    def client_address(self, request: Request) -> str:
+        """The peer, or, while the hop in hand is a trusted proxy, the address it says it forwarded for."""
+        address = request.client.host if request.client else "unknown"
+        hops = [h.strip() for v in request.headers.getlist(FORWARDED_FOR) for h in v.split(",")]
+        for hop in reversed(hops):
+            if not self._is_trusted(address) or not _is_ip(hop):
+                break
+            address = hop
+        return address
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted_proxies)
+
+
+def RateLimit(name: LimitName) -> DependsParam:
+    """The dependency that applies the `name` limit from Settings to a route."""
+
+    async def limit(request: Request, response: Response) -> None:
+        limiter: ApiRateLimiter = request.app.state.rate_limiter
+        if limiter.settings.rate_limit_enabled:
+            await limiter.check(name, request, response)
+
+    dependency: DependsParam = Depends(limit)
+    return dependency
+
+
+def _headers(decision: Decision) -> dict[str, str]:
+    return {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(math.ceil(decision.reset_seconds)),
+    }
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""The routes every service built on the template has: job status, health, metrics."""

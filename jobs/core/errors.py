@@ -1,0 +1,42 @@
+"""The queue's named errors (the API maps each to one HTTP status in `api/core/errors.py`), and the one
+place where a Redis failure becomes `QueueUnavailable`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from redis.exceptions import RedisError
+
+
+class QueueError(Exception):
+    """Base for the queue's named errors."""
+
+
+class QueueUnavailable(QueueError):
+    """Redis did not answer in time."""
+
+
+class JobNotFound(QueueError):
+    """No such job: never enqueued, or its result has expired."""
+
+
+class JobAlreadyFinished(QueueError):
+    """The job has a result already (an abort comes too late)."""
+
+
+class DeadLetterNotFound(QueueError):
+    """No such dead letter: never failed, replayed, discarded or trimmed."""
+
+
+class IdempotencyKeyReused(QueueError):
+    """The key was already used with a different request body."""
+
+
+@contextmanager
+def unavailable_on_redis_error() -> Iterator[None]:
+    """Inside, a Redis or socket error leaves as `QueueUnavailable` (the API's 503)."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(str(exc) or type(exc).__name__) from exc

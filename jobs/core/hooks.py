@@ -1,0 +1,147 @@
+"""arq hooks: what the worker does around every job, through arq's public hooks only.
+
+- Crash recovery: arq marks a claimed job in progress for `job_timeout + 10 s` and never refreshes it,
+  so a SIGKILLed worker's job waits minutes. We shorten the mark at start to `crash_recovery_seconds`
+  and a heartbeat keeps it alive while the job runs: a dead worker's job runs again within that time,
+  a long job on a live worker never starts twice.
+- Deploys: a job cancelled by shutdown gets its try back (arq counts it, #267).
+- Liveness: each worker writes its own heartbeat key (arq's health key is one per queue).
+Hooks never raise: an exception in `on_job_start` would kill arq's worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import httpx
+import orjson
+import structlog
+
+from jobs.core import job_metrics, keys
+from jobs.core.internals.claims import cap_claims, refund_try, shorten_claim
+from jobs.core.internals.result_tap import ResultTap
+from jobs.core.internals.wakeup import WakeableRedis
+from jobs.core.job import OUTCOME, RESULT_TAP, Ctx, Outcome
+from jobs.core.logs import configure_logging
+from settings import Settings, get_settings
+
+log = structlog.get_logger("jobs.worker")
+DEAD_LETTER_FLUSH_SECONDS = 0.2
+Hook = Callable[[Ctx], Awaitable[None]]
+
+
+def never_raises(hook: Hook) -> Hook:
+    @functools.wraps(hook)
+    async def safe(ctx: Ctx) -> None:
+        try:
+            await hook(ctx)
+        except Exception:
+            log.exception("worker hook failed", hook=hook.__name__, job_id=ctx.get("job_id"))
+
+    return safe
+
+
+async def on_startup(ctx: Ctx) -> None:
+    settings = get_settings()
+    configure_logging(settings)
+    ctx["settings"] = settings
+    ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(settings.email_api_timeout_seconds, connect=2.0))
+    ctx["worker_id"] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    ctx.setdefault("queue_name", settings.queue_name)  # a priority's WorkerSettings sets its own queue
+    ctx["running"] = ctx["redis"].running if isinstance(ctx["redis"], WakeableRedis) else set()
+    ctx["heartbeat_task"] = asyncio.create_task(_heartbeat_forever(ctx, settings))
+    ctx["dead_letter_task"] = asyncio.create_task(_flush_failures_forever(ctx, settings))
+    job_metrics.start(ctx, settings)  # metrics, batched and flushed by a task of their own
+    log.info("worker started", worker_id=ctx["worker_id"], queue=ctx["queue_name"])
+
+
+async def on_shutdown(ctx: Ctx) -> None:
+    ctx["heartbeat_task"].cancel()
+    ctx["dead_letter_task"].cancel()
+    await ctx[RESULT_TAP].flush(ctx["redis"], ctx["settings"].dead_letter_max)
+    await job_metrics.stop(ctx)
+    await ctx["http"].aclose()
+    try:
+        await ctx["redis"].delete(keys.worker_heartbeat(ctx["worker_id"]))
+        await ctx["redis"].zrem(keys.WORKERS, ctx["worker_id"])
+    except Exception:
+        log.warning("could not remove worker heartbeat", exc_info=True)
+    log.info("worker stopped", worker_id=ctx["worker_id"])
+
+
+@never_raises
+async def on_job_start(ctx: Ctx) -> None:
+    settings: Settings = ctx["settings"]
+    job_id: str = ctx["job_id"]
+    ctx["running"].add(job_id)
+    meta_key = keys.job_meta(job_id)
+    async with ctx["redis"].pipeline(transaction=False) as pipe:
+        shorten_claim(pipe, job_id, settings.crash_recovery_seconds)
+        pipe.hset(meta_key, mapping={"started_at": f"{time.time():.3f}", "progress": ""})
+        pipe.expire(meta_key, settings.keep_result_seconds + settings.job_timeout)
+        await pipe.execute()
+
+
+@never_raises
+async def after_job_end(ctx: Ctx) -> None:
+    ctx["running"].discard(ctx["job_id"])
+    if ctx.get(OUTCOME) == Outcome.CANCELLED:
+        await _after_cancel(ctx)
+    await job_metrics.job_ended(ctx)
+
+
+async def _after_cancel(ctx: Ctx) -> None:
+    """Cancelled without a result means shutdown (an abort or a timeout stores one): refund the try."""
+    job_id: str = ctx["job_id"]
+    if not await ctx["redis"].exists(keys.result(job_id)):
+        await refund_try(ctx["redis"], job_id)
+        log.info("job re-queued by shutdown, try refunded", job_id=job_id)
+
+
+async def _flush_failures_forever(ctx: Ctx, settings: Settings) -> None:
+    tap: ResultTap = ctx[RESULT_TAP]
+    while True:
+        await asyncio.sleep(DEAD_LETTER_FLUSH_SECONDS)
+        try:
+            await tap.flush(ctx["redis"], settings.dead_letter_max)
+        except Exception:
+            log.warning("recording dead letters failed; will retry", pending=tap.pending, exc_info=True)
+
+
+async def _heartbeat_forever(ctx: Ctx, settings: Settings) -> None:
+    interval = min(settings.worker_heartbeat_seconds, settings.crash_recovery_seconds / 3)
+    while True:
+        try:
+            await _beat(ctx, settings, interval)
+        except Exception:
+            log.warning("heartbeat failed; will retry", exc_info=True)
+        await asyncio.sleep(interval)
+
+
+async def _beat(ctx: Ctx, settings: Settings, interval: float) -> None:
+    """Say this worker is alive, keep its running jobs' claims fresh, cap claims left by dead workers."""
+    running: set[str] = ctx["running"]
+    record = {
+        "worker_id": ctx["worker_id"],
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "queue": ctx["queue_name"],
+        "running": len(running),
+        "last_seen": time.time(),
+    }
+    async with ctx["redis"].pipeline(transaction=False) as pipe:
+        pipe.set(keys.worker_heartbeat(ctx["worker_id"]), orjson.dumps(record), px=int(interval * 3000))
+        pipe.zadd(keys.WORKERS, {ctx["worker_id"]: record["last_seen"]})
+        pipe.zremrangebyscore(keys.WORKERS, "-inf", time.time() - 3600)
+        for job_id in running:
+            shorten_claim(pipe, job_id, settings.crash_recovery_seconds)
+        await pipe.execute()
+    capped = await cap_claims(ctx["redis"], ctx["queue_name"], settings.crash_recovery_seconds)
+    if capped:
+        log.warning("capped claims of jobs whose worker died before starting them", jobs=capped)

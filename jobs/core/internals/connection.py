@@ -1,0 +1,81 @@
+"""How the API and the worker reach Redis: JSON serializer, short timeouts, retry on connection errors."""
+
+from __future__ import annotations
+
+from arq.connections import ArqRedis, RedisSettings
+from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from jobs.core.internals.wakeup import WakeableRedis
+from jobs.core.serializer import deserialize, serialize
+from settings import Settings
+
+__all__ = ["ArqRedis", "create_api_redis", "create_worker_redis", "worker_redis_settings"]
+
+# redis-py's own errors, and the OS's (a refused reconnect while Redis restarts is a builtin
+# ConnectionRefusedError, which redis-py's default retry does not cover: the worker would exit).
+RETRYABLE_ERRORS: list[type[Exception]] = [
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+]
+
+# A worker must ride out a Redis restart: about a minute of reconnect attempts before it gives up.
+WORKER_RETRY_ATTEMPTS = 40
+WORKER_RETRY_CAP_SECONDS = 2.0
+
+
+def create_api_redis(settings: Settings) -> ArqRedis:
+    """The API's one shared pool: fails within about a second when Redis is away, so callers answer 503."""
+    pool = ConnectionPool.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_socket_timeout_seconds,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), settings.redis_retry_attempts),
+        retry_on_error=RETRYABLE_ERRORS,
+        health_check_interval=30,
+    )
+    return ArqRedis(
+        pool,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        default_queue_name=settings.queue_name,
+    )
+
+
+def worker_redis_settings(settings: Settings) -> RedisSettings:
+    """The worker's connection: the same URL, patient retries so a Redis restart is not a worker exit."""
+    redis_settings = RedisSettings.from_dsn(settings.redis_url)
+    redis_settings.conn_timeout = max(1, round(settings.redis_connect_timeout_seconds))
+    redis_settings.conn_retries = 30
+    redis_settings.conn_retry_delay = 1
+    redis_settings.retry = Retry(
+        ExponentialBackoff(cap=WORKER_RETRY_CAP_SECONDS, base=0.05), WORKER_RETRY_ATTEMPTS
+    )
+    redis_settings.retry_on_error = RETRYABLE_ERRORS
+    return redis_settings
+
+
+def create_worker_redis(settings: Settings) -> WakeableRedis:
+    """The worker's pool (`Worker(redis_pool=...)`): its idle queue read blocks on a wake-up list.
+
+    No socket timeout: the idle read blocks in BLPOP by design. Connects lazily, in the worker's loop.
+    """
+    pool = ConnectionPool.from_url(
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+        retry=Retry(ExponentialBackoff(cap=WORKER_RETRY_CAP_SECONDS, base=0.05), WORKER_RETRY_ATTEMPTS),
+        retry_on_error=RETRYABLE_ERRORS,
+    )
+    redis = WakeableRedis(
+        pool,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+        default_queue_name=settings.queue_name,
+    )
+    redis.idle_wait_seconds = settings.worker_idle_wait_seconds
+    return redis

@@ -1,0 +1,115 @@
+"""Enqueue in one round trip: a Lua script that writes exactly what arq's `enqueue_job` writes.
+
+arq's `enqueue_job` costs three round trips (WATCH + EXISTS, then MULTI/PSETEX/ZADD/EXEC). This does the
+same check and the same two writes atomically in one EVALSHA: the job key (same payload, same TTL) and
+the queue entry (same score), so a stock arq worker runs the job and arq's `Job` reads it. Dedup is
+arq's: an id whose job key or result key exists is not enqueued again (`None`, as `enqueue_job` says).
+
+It also pushes a wake-up token for the queue (see `wakeup.py`), so an idle worker starts the job at
+once instead of at its next poll. `tests/core/internals/test_enqueue.py` pins all of this against arq itself.
+
+Each pool has one `Enqueuer` (the API's is made with its `JobQueue`, in the lifespan): it holds the
+batch of the current event-loop turn and the tasks that send it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+from arq.connections import ArqRedis
+from arq.jobs import Job, serialize_job
+from arq.utils import timestamp_ms, to_ms, to_unix_ms
+from redis.exceptions import NoScriptError
+
+from jobs.core import keys, lua
+
+# Enough tokens to wake this many idle workers at once; more would only cost idle workers empty polls.
+WAKE_TOKENS_MAX = 16
+
+
+class Enqueuer:
+    """`ArqRedis.enqueue_job` in one round trip, batched: the enqueues made in one event-loop turn go to
+    Redis as one pipeline (one connection checkout, one write, one read instead of N). Alone, an enqueue
+    still leaves on the next loop turn. Each EVALSHA stays atomic on its own; an error reaches every
+    caller of that batch."""
+
+    def __init__(self, redis: ArqRedis) -> None:
+        self.redis = redis
+        self._script = redis.register_script(lua.source("enqueue"))
+        self._pending: list[tuple[list[str], list[Any], asyncio.Future[int]]] = []
+        self._in_flight: set[asyncio.Future[None]] = set()  # a task must be referenced until it is done
+
+    async def enqueue_job(
+        self,
+        function: str,
+        *args: Any,
+        _job_id: str | None = None,
+        _queue_name: str | None = None,
+        _defer_until: datetime | None = None,
+        _defer_by: int | float | timedelta | None = None,
+        _expires: int | float | timedelta | None = None,
+        _job_try: int | None = None,
+        **kwargs: Any,
+    ) -> Job | None:
+        """Same arguments and answer as `ArqRedis.enqueue_job`: `None` when the id exists already."""
+        if _defer_until and _defer_by:
+            raise RuntimeError("use either 'defer_until' or 'defer_by' or neither, not both")
+        redis = self.redis
+        queue_name = _queue_name or redis.default_queue_name
+        job_id = _job_id or uuid4().hex
+        enqueue_time_ms = timestamp_ms()
+        if _defer_until is not None:
+            score = to_unix_ms(_defer_until)
+        else:
+            score = enqueue_time_ms + (to_ms(_defer_by) or 0)
+        ttl_ms = to_ms(_expires) or score - enqueue_time_ms + redis.expires_extra_ms
+        payload = serialize_job(
+            function, args, kwargs, _job_try, enqueue_time_ms, serializer=redis.job_serializer
+        )
+        script_keys = [keys.job(job_id), keys.result(job_id), queue_name, keys.wake(queue_name)]
+        created = await self._run(script_keys, [job_id, payload, score, ttl_ms, WAKE_TOKENS_MAX])
+        if not created:
+            return None
+        return Job(job_id, redis=redis, _queue_name=queue_name, _deserializer=redis.job_deserializer)
+
+    async def _run(self, script_keys: list[str], args: list[Any]) -> int:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((script_keys, args, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._send(batch))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _send(self, batch: list[tuple[list[str], list[Any], asyncio.Future[int]]]) -> None:
+        try:
+            try:
+                replies = await self._execute(batch)
+            except NoScriptError:  # Redis restarted or its script cache was flushed: load it, once
+                await self.redis.script_load(self._script.script)
+                replies = await self._execute(batch)
+        except BaseException as exc:  # every caller of the batch gets the error (e.g. Redis away: 503)
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (*_, future), reply in zip(batch, replies, strict=True):
+            if not future.done():
+                future.set_result(int(reply))
+
+    async def _execute(self, batch: list[tuple[list[str], list[Any], asyncio.Future[int]]]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for script_keys, args, _ in batch:
+                pipe.evalsha(self._script.sha, len(script_keys), *script_keys, *args)
+            replies: list[Any] = await pipe.execute()
+        return replies

@@ -1,0 +1,98 @@
+"""The tree's rules, checked on the source: dependencies point `api -> jobs -> settings`, the machinery
+never imports the team's jobs or routes, routes never reach into Redis, and only `keys.py` spells a key."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEAM_JOBS = {"jobs.email", "jobs.reports", "jobs.payments", "jobs.cron", "jobs.registry", "jobs.worker"}
+TEAM_API = {"api.main", "api.routes", "api.schemas"}
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _modules(folder: str) -> list[Path]:
+    paths = sorted(ROOT.joinpath(folder).rglob("*.py"))
+    assert paths, folder
+    return paths
+
+
+def _offenders(folder: str, forbidden: set[str]) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _modules(folder)
+        for name in sorted(_imports(path))
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    ]
+
+
+def test_jobs_never_import_api() -> None:
+    assert _offenders("jobs", {"api"}) == []
+
+
+def test_the_job_machinery_never_imports_the_teams_jobs() -> None:
+    assert _offenders("jobs/core", TEAM_JOBS) == []
+
+
+def test_the_http_plumbing_never_imports_the_teams_routes_or_jobs() -> None:
+    assert _offenders("api/core", TEAM_API | TEAM_JOBS) == []
+
+
+@pytest.mark.parametrize("folder", ["api/core/routes", "api/core/admin", "api/routes"])
+def test_routes_never_touch_redis_themselves(folder: str) -> None:
+    """They call the job client or the admin interface."""
+    touching = [
+        str(path.relative_to(ROOT))
+        for path in _modules(folder)
+        if ".redis" in path.read_text() or "redis" in {n.split(".")[0] for n in _imports(path)}
+    ]
+    assert touching == []
+
+
+def test_only_keys_py_spells_a_redis_key() -> None:
+    literal = re.compile(r"""["'](arq:|svc:)""")
+    spelled = [
+        str(path.relative_to(ROOT))
+        for folder in ("api", "jobs")
+        for path in _modules(folder)
+        if path.name != "keys.py" and literal.search(path.read_text())
+    ]
+    assert spelled == []
+
+
+def test_every_lua_script_is_a_file_the_loader_lists() -> None:
+    lua = ROOT / "jobs" / "core" / "lua"
+    scripts = {path.stem for path in lua.glob("*.lua")}
+    listed = set(re.findall(r"`(\w+)\.lua`", (lua / "__init__.py").read_text()))
+    assert scripts == listed
+    inline = [
+        str(p.relative_to(ROOT)) for p in _modules("jobs") + _modules("api") if "redis.call(" in p.read_text()
+    ]
+    assert inline == []
+
+
+def test_the_teams_folders_hold_only_the_teams_files() -> None:
+    top = {path.name for path in ROOT.joinpath("jobs").glob("*.py")}
+    assert top == {
+        "__init__.py",
+        "email.py",
+        "reports.py",
+        "payments.py",
+        "cron.py",
+        "registry.py",
+        "worker.py",
+    }

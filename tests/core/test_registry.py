@@ -1,0 +1,58 @@
+"""A job is one function with its policy on `@job`, registered once in one list; cron is part of it."""
+
+from __future__ import annotations
+
+import pytest
+
+import jobs
+from jobs.core import Cron, Ctx, DuplicateJobName, Registry, build_worker_settings, job
+from jobs.cron import daily_digest
+from jobs.email import send_welcome_email
+from jobs.registry import REGISTRY
+from settings import Settings
+
+
+@job(max_tries=2, cron=Cron(minute={0, 30}))
+async def half_hourly(ctx: Ctx) -> None:
+    """A scheduled job declared in one place."""
+
+
+async def send_welcome_email_again(ctx: Ctx) -> None:
+    """Another function that would take the name `send_welcome_email`."""
+
+
+def test_a_name_registered_twice_is_refused() -> None:
+    duplicate = job()(send_welcome_email_again)
+    duplicate.name = "send_welcome_email"
+
+    with pytest.raises(DuplicateJobName, match="send_welcome_email"):
+        Registry([send_welcome_email, duplicate])
+
+
+def test_the_same_job_listed_twice_is_refused() -> None:
+    with pytest.raises(DuplicateJobName):
+        Registry([send_welcome_email, send_welcome_email])
+
+
+def test_a_cron_job_takes_its_schedule_and_tries_from_its_decorator() -> None:
+    worker_settings = build_worker_settings(Settings(), Registry([half_hourly]))
+
+    (scheduled,) = vars(worker_settings)["cron_jobs"]
+    assert scheduled.name == "half_hourly"
+    assert scheduled.minute == {0, 30}
+    assert scheduled.max_tries == 2
+    assert scheduled.unique
+    assert [f.name for f in vars(worker_settings)["functions"]] == ["half_hourly"]
+
+
+def test_the_services_cron_jobs_come_from_the_registry_with_their_own_policy() -> None:
+    by_name = {c.name: c for c in jobs.WorkerSettings.cron_jobs}
+
+    assert set(by_name) == {d.name for d in REGISTRY.scheduled()} == {"daily_digest", "hourly_sweep"}
+    assert by_name["daily_digest"].max_tries == daily_digest.max_tries(Settings()) == 3
+    assert (by_name["daily_digest"].hour, by_name["daily_digest"].minute) == (7, 0)
+
+
+def test_only_the_default_queue_fires_cron() -> None:
+    assert jobs.CriticalWorkerSettings.cron_jobs == []
+    assert jobs.BulkWorkerSettings.cron_jobs == []

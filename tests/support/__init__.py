@@ -1,0 +1,127 @@
+"""Test helpers: wait on a condition (never a bare sleep that hopes), run real worker processes, read
+`/metrics` as numbers. Worker variants for tests live in `tests/support/workers.py`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+BIN = Path(sys.executable).parent
+T = TypeVar("T")
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    what: str = "condition",
+) -> T:
+    """Poll `probe` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+async def wait_for_status(
+    client: httpx.AsyncClient, job_id: str, statuses: set[str], timeout: float = 10.0
+) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/jobs/{job_id}")).json()
+        return body if body.get("status") in statuses else None
+
+    return await wait_for(probe, timeout, what=f"job {job_id} to reach {statuses}")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a child process these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "EMAIL_", "LOG_"))}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        if name == "admin_token":
+            value = settings.admin_token.get_secret_value()
+        env[name.upper()] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+class WorkerProcess:
+    """`arq <settings>` as a real child process, logging JSON to a file the test can read."""
+
+    def __init__(self, settings: Settings, log_path: Path, target: str = "jobs.WorkerSettings") -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.target = target
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        env = {**settings_env(self.settings), "LOG_FORMAT": "json"}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "arq"), self.target], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def log_text(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.process is None:
+            return None
+        self.signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+
+
+Sample = tuple[str, frozenset[tuple[str, str]]]
+
+
+async def scrape(client: httpx.AsyncClient) -> dict[Sample, float]:
+    """`GET /metrics` as {(sample name, labels): value}."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: dict[Sample, float], name: str, **labels: str) -> float:
+    """One sample's value; 0 when it is absent (a counter that never moved)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
