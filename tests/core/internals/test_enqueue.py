@@ -7,7 +7,7 @@ every dedup case gives the answer `ArqRedis.enqueue_job` gives for the same stat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,25 +19,10 @@ from arq.jobs import Job, JobStatus
 from arq.worker import Worker
 
 from jobs.core import keys
-from jobs.core.internals.connection import create_api_redis
 from jobs.core.internals.enqueue import WAKE_TOKENS_MAX, Enqueuer
 from jobs.core.serializer import deserialize, serialize
-from settings import Settings
 
 QUEUE = "arq:queue"
-
-
-@pytest.fixture
-async def pool(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[ArqRedis]:
-    arq_redis = create_api_redis(settings)
-    yield arq_redis
-    await arq_redis.aclose()
-
-
-@pytest.fixture
-def enqueuer(pool: ArqRedis) -> Enqueuer:
-    """The one-round-trip enqueue on `pool`, as the job client uses it."""
-    return Enqueuer(pool)
 
 
 async def echo(ctx: dict[str, Any], word: str, *, times: int) -> str:

@@ -6,7 +6,7 @@ by the wake-up (or by its due time), never by the fallback poll.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -14,26 +14,12 @@ import redis.asyncio
 from arq.connections import ArqRedis
 
 from jobs.core import keys
-from jobs.core.internals.connection import create_api_redis
 from jobs.core.internals.enqueue import Enqueuer
 from jobs.core.internals.wakeup import WakeableRedis
 from settings import Settings
 from tests.support import WorkerProcess, wait_for
 
 LONG_IDLE_WAIT = 60.0
-
-
-@pytest.fixture
-async def pool(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[ArqRedis]:
-    arq_redis = create_api_redis(settings)
-    yield arq_redis
-    await arq_redis.aclose()
-
-
-@pytest.fixture
-def enqueuer(pool: ArqRedis) -> Enqueuer:
-    """The one-round-trip enqueue on `pool`, as the job client uses it."""
-    return Enqueuer(pool)
 
 
 @pytest.fixture
