@@ -1,15 +1,19 @@
 """A paused queue: its workers start no new job (running ones finish), enqueues go on and report `queued`,
-and a resume starts the waiting jobs at once. The pause is in Redis, so it holds across worker restarts."""
+and a resume starts the waiting jobs at once. The pause is in Redis, so it holds across worker restarts.
+A purge drops what waits in one queue, however much, and nothing else."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 
 import httpx
 import pytest
 import redis.asyncio
 
 from jobs.core import JobQueue, QueueAdmin, UnknownQueue, keys
+from jobs.core.queue_control import PURGE_BATCH
 from jobs.email import send_welcome_email
 from settings import Settings
 from tests.support import WorkerProcess, wait_for
@@ -160,3 +164,28 @@ async def test_pausing_one_queue_leaves_the_others_running(
 async def test_pausing_an_unknown_queue_is_an_error(admin: QueueAdmin) -> None:
     with pytest.raises(UnknownQueue):
         await admin.pause("urgent")
+
+
+async def test_purge_drops_every_waiting_job_of_the_queue_due_or_deferred_and_no_other(
+    admin: QueueAdmin, job_queue: JobQueue, redis_client: redis.asyncio.Redis
+) -> None:
+    count = 2 * PURGE_BATCH + 7  # more than one batch
+    due = await asyncio.gather(
+        *(job_queue.enqueue(send_welcome_email, email=f"{n}@example.com", name="Ada") for n in range(count))
+    )
+    later = await job_queue.with_options(defer_by=timedelta(hours=1)).enqueue(
+        send_welcome_email, email="later@example.com", name="Ada"
+    )
+    elsewhere = await job_queue.with_options(priority="bulk").enqueue(
+        send_welcome_email, email="bulk@example.com", name="Ada"
+    )
+
+    assert await admin.purge("default") == count + 1
+
+    assert not await redis_client.exists(*(keys.job(job.job_id) for job in [*due, later]))
+    assert {q.priority: q.queued + q.deferred for q in await admin.overview()} == {
+        "critical": 0,
+        "default": 0,
+        "bulk": 1,
+    }
+    assert (await job_queue.status(elsewhere.job_id)).status == "queued"
