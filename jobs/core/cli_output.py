@@ -69,12 +69,16 @@ def replayed_window(job_ids: list[str]) -> Output:
 
 
 def job(detail: JobDetail) -> Output:
-    """The public status, then each failed try with its traceback, then the dead letter."""
+    """The public status, one line per failed try, the last try's traceback, then the dead letter.
+    (`--json` has every try's traceback.)"""
     status = detail.status.model_dump(mode="json", by_alias=True) if detail.status else {"status": "expired"}
     lines = [f"{key:<12} {_plain(value)}" for key, value in {"job_id": detail.job_id, **status}.items()]
-    for failed in detail.failed_tries:
-        lines += ["", f"try {failed.get('try')}: {failed.get('type')}: {failed.get('message')}"]
-        lines += [f"    {row}" for row in str(failed.get("traceback") or "").rstrip().splitlines()]
+    tries = detail.failed_tries
+    if tries:
+        lines += ["", "failed tries:"]
+        lines += [f"  try {failed.get('try')}: {_short(_error_text(failed))}" for failed in tries]
+        lines += ["", f"traceback of try {tries[-1].get('try')}:"]
+        lines += [f"    {row}" for row in str(tries[-1].get("traceback") or "").rstrip().splitlines()]
     if detail.dead_letter is not None:
         since, job_id = _when(detail.dead_letter.failed_at_ms), detail.job_id
         lines += ["", f"dead letter since {since}: replay with `python -m jobs replay {job_id}`"]
@@ -92,7 +96,7 @@ def describe(exc: QueueError) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _error_text(error: dict[str, str]) -> str:
+def _error_text(error: dict[str, Any]) -> str:
     return f"{error.get('type', '')}: {error.get('message', '')}"
 
 
