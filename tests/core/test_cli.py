@@ -150,10 +150,10 @@ async def test_purge_drops_the_waiting_jobs_and_leaves_the_running_one(
     settings: Settings, job_queue: JobQueue, start_worker: Callable[..., WorkerProcess]
 ) -> None:
     start_worker("tests.support.workers.WithTestJobs")
-    running = await job_queue.enqueue(sleeps_on_its_only_try, seconds=3)
+    running = await job_queue.enqueue(sleeps_on_its_only_try, seconds=8)  # outlasts two CLI runs under load
     await wait_for(lambda: _status_is(job_queue, running.job_id, "in_progress"), timeout=20, what="start")
-    assert cli(settings, "pause", "default").code == 0  # so the worker starts none of the next ones
-    waiting = [(await job_queue.enqueue(sleeps_on_its_only_try, seconds=3)).job_id for _ in range(3)]
+    await QueueAdmin(job_queue).pause("default")  # so the worker starts none of the next ones
+    waiting = [(await job_queue.enqueue(sleeps_on_its_only_try, seconds=8)).job_id for _ in range(3)]
 
     purged = cli(settings, "purge", "default", "--yes", "--json").json()
 
@@ -162,7 +162,9 @@ async def test_purge_drops_the_waiting_jobs_and_leaves_the_running_one(
         with pytest.raises(JobNotFound):
             await job_queue.status(job_id)
     assert (await job_queue.status(running.job_id)).status == "in_progress"
-    await wait_for(lambda: _status_is(job_queue, running.job_id, "complete"), what="the running job to end")
+    await wait_for(
+        lambda: _status_is(job_queue, running.job_id, "complete"), timeout=20, what="the running job to end"
+    )
 
 
 async def test_purge_without_yes_is_refused_and_drops_nothing(
