@@ -38,7 +38,8 @@ def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        return _fail(f"invalid settings: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}")
+        first = exc.errors()[0]
+        return _fail(f"invalid setting {'.'.join(map(str, first['loc'])).upper()}: {first['msg']}")
     configure_logging(settings)  # log lines go to stderr; stdout is the command's answer
     return asyncio.run(_run(args, settings, registry))
 

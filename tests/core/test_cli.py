@@ -220,6 +220,15 @@ async def test_an_unknown_queue_is_a_usage_error(settings: Settings) -> None:
     assert "invalid choice: 'urgent'" in ran.err
 
 
+async def test_an_invalid_setting_exits_1_naming_it(settings: Settings) -> None:
+    env = {**settings_env(settings), "REDIS_URL": "http://127.0.0.1:6379"}
+
+    done = subprocess.run([sys.executable, "-m", "jobs", "queues"], cwd=ROOT, env=env, capture_output=True)
+
+    assert done.returncode == 1
+    assert done.stderr.decode().startswith("error: invalid setting REDIS_URL: ")
+
+
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A port that accepts TCP connections (the kernel's backlog) and never answers a command."""
