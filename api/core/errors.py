@@ -12,6 +12,7 @@ from jobs.core import (
     JobAlreadyFinished,
     JobNotFound,
     QueueUnavailable,
+    UnknownQueue,
 )
 
 STATUS_AND_DETAIL: dict[type[Exception], tuple[int, str]] = {
@@ -23,6 +24,7 @@ STATUS_AND_DETAIL: dict[type[Exception], tuple[int, str]] = {
     JobNotFound: (status.HTTP_404_NOT_FOUND, "no such job (unknown id, or its result has expired)"),
     JobAlreadyFinished: (status.HTTP_409_CONFLICT, "the job has already finished"),
     DeadLetterNotFound: (status.HTTP_404_NOT_FOUND, "no such dead letter"),
+    UnknownQueue: (status.HTTP_404_NOT_FOUND, "no such queue (default, critical or bulk)"),
     IdempotencyKeyReused: (status.HTTP_422_UNPROCESSABLE_CONTENT, ""),
 }
 

@@ -27,6 +27,7 @@ _PER_QUEUE_GAUGES = {
     "jobs_in_progress": ("Jobs running now, from the live workers' heartbeats.", "in_progress"),
     "jobs_queue_oldest_age_seconds": ("How long the oldest due job has waited.", "oldest_queued_age_seconds"),
     "jobs_workers_alive": ("Workers with a fresh heartbeat.", "workers_alive"),
+    "jobs_queue_paused": ("1 while the queue is paused (its workers take no new job).", "paused"),
 }
 
 

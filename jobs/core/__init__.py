@@ -22,6 +22,7 @@ from jobs.core.errors import (
     JobNotFound,
     QueueError,
     QueueUnavailable,
+    UnknownQueue,
 )
 from jobs.core.internals.worker import build_worker_settings
 from jobs.core.job import Cron, Ctx, JobDefinition, Outcome, job
@@ -48,6 +49,7 @@ __all__ = [
     "Registry",
     "RetryPolicy",
     "TransientError",
+    "UnknownQueue",
     "build_worker_settings",
     "concurrency_slot",
     "job",

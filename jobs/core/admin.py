@@ -1,6 +1,6 @@
-"""The operator's interface to the queue: depth, workers, recent jobs, one job in full, dead letters and
-their replay. The admin API, the dashboard, `/metrics` and the CLI all go through it; none of them
-touches Redis itself.
+"""The operator's interface to the queue: depth, workers, recent jobs, one job in full, dead letters
+(replay, discard), and a queue's pause, resume and purge. The admin API, the dashboard, `/metrics` and
+the CLI (`python -m jobs`) all go through it; none of them touches Redis itself.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
-from jobs.core import dead_letters, metrics, overview, priorities
+from jobs.core import dead_letters, metrics, overview, priorities, queue_control
 from jobs.core.client import Enqueued, JobQueue
 from jobs.core.dead_letters import DeadLetter, DeadLetterPage
 from jobs.core.errors import DeadLetterNotFound, JobNotFound, unavailable_on_redis_error
@@ -22,11 +22,13 @@ log = structlog.get_logger("jobs.admin")
 
 class QueueOverview(BaseModel):
     name: str
+    priority: priorities.Priority  # the name operators use: `python -m jobs pause bulk`
     queued: int
     deferred: int
     in_progress: int
     dead: int  # dead letters of this queue
     workers_alive: int
+    paused: bool
 
 
 class JobDetail(BaseModel):
@@ -53,7 +55,7 @@ class QueueAdmin:
         self.settings = queue.settings
 
     async def overview(self) -> list[QueueOverview]:
-        """Per queue: waiting, deferred, running, dead letters, live workers."""
+        """Per queue: waiting, deferred, running, dead letters, live workers, paused."""
         names = priorities.all_queue_names(self.settings)
         with unavailable_on_redis_error():
             depths = await overview.queue_depths(self.redis, self.settings)
@@ -61,11 +63,13 @@ class QueueAdmin:
         return [
             QueueOverview(
                 name=d.name,
+                priority=d.priority,
                 queued=d.queued,
                 deferred=d.deferred,
                 in_progress=d.in_progress,
                 dead=dead.get(d.name, 0),
                 workers_alive=d.workers_alive,
+                paused=d.paused,
             )
             for d in depths
         ]
@@ -123,6 +127,38 @@ class QueueAdmin:
             except DeadLetterNotFound:
                 continue  # replayed concurrently by someone else
         return replayed
+
+    async def discard(self, job_id: str) -> None:
+        """Drop one dead letter for good (`DeadLetterNotFound` if there is none by that id)."""
+        with unavailable_on_redis_error():
+            if not await dead_letters.contains(self.redis, job_id):
+                raise DeadLetterNotFound(job_id)
+            await dead_letters.remove(self.redis, job_id)
+        log.info("dead letter discarded", job_id=job_id)
+
+    async def pause(self, priority: str) -> None:
+        """The queue's workers take no new job until `resume`; enqueues go on (`UnknownQueue` if no such)."""
+        queue_name = self._queue_name(priority)
+        with unavailable_on_redis_error():
+            await queue_control.pause(self.redis, queue_name)
+        log.info("queue paused", queue=queue_name)
+
+    async def resume(self, priority: str) -> None:
+        queue_name = self._queue_name(priority)
+        with unavailable_on_redis_error():
+            await queue_control.resume(self.redis, queue_name)
+        log.info("queue resumed", queue=queue_name)
+
+    async def purge(self, priority: str) -> int:
+        """Drop every job waiting in the queue (running ones finish); returns how many."""
+        queue_name = self._queue_name(priority)
+        with unavailable_on_redis_error():
+            removed = await queue_control.purge(self.redis, queue_name)
+        log.warning("queue purged", queue=queue_name, removed=removed)
+        return removed
+
+    def _queue_name(self, priority: str) -> str:
+        return priorities.queue_name(self.settings, priorities.parse(priority))
 
     async def snapshot(self) -> Snapshot:
         """One tick of the dashboard."""

@@ -29,6 +29,10 @@ class DeadLetterNotFound(QueueError):
     """No such dead letter: never failed, replayed, discarded or trimmed."""
 
 
+class UnknownQueue(QueueError):
+    """No queue by that name: queues are named by their priority (`default`, `critical`, `bulk`)."""
+
+
 class IdempotencyKeyReused(QueueError):
     """The key was already used with a different request body."""
 

@@ -83,6 +83,11 @@ def wake(queue_name: str) -> str:
     return f"{PREFIX}wake:{queue_name}"
 
 
+def paused(queue_name: str) -> str:
+    """Present while the queue is paused: its workers take no new job (`queue_control.py`)."""
+    return f"{PREFIX}paused:{queue_name}"
+
+
 WORKERS = f"{PREFIX}workers"  # zset: worker id -> last heartbeat (s); readiness counts the fresh ones
 DEAD_LETTERS = f"{PREFIX}dead"  # zset: job id -> failed at (ms)
 DEAD_LETTER_DATA = f"{PREFIX}dead:data"  # hash: job id -> JSON record

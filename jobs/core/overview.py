@@ -21,11 +21,13 @@ FinishedStatus = Literal["complete", "retrying", "failed", "aborted"]
 
 class QueueDepth(BaseModel):
     name: str
+    priority: priorities.Priority  # the queue's name for operators (CLI, admin API)
     queued: int  # due now, waiting for a worker
     deferred: int  # due later (a deferred enqueue or a retry's backoff)
     in_progress: int
     oldest_queued_age_seconds: float  # 0 when nothing is waiting
     workers_alive: int
+    paused: bool  # its workers take no new job (queue_control.py)
 
 
 class WorkerInfo(BaseModel):
@@ -77,7 +79,7 @@ async def workers(redis: Redis, settings: Settings) -> list[WorkerInfo]:
 
 
 async def queue_depths(redis: Redis, settings: Settings) -> list[QueueDepth]:
-    """Per queue, in one round trip (plus the workers' records)."""
+    """Per queue, highest priority first, in one round trip (plus the workers' records)."""
     names = priorities.all_queue_names(settings)
     now_ms = metrics.now_ms()
     async with redis.pipeline(transaction=False) as pipe:
@@ -85,22 +87,25 @@ async def queue_depths(redis: Redis, settings: Settings) -> list[QueueDepth]:
             pipe.zcount(name, "-inf", now_ms)
             pipe.zcount(name, f"({now_ms}", "+inf")
             pipe.zrange(name, 0, 0, withscores=True)
+            pipe.exists(keys.paused(name))
         replies = await pipe.execute()
     alive = await workers(redis, settings)
     depths = []
-    for index, name in enumerate(names):
-        queued, deferred, oldest = replies[3 * index : 3 * index + 3]
+    for index, (name, priority) in enumerate(zip(names, priorities.PRIORITIES, strict=True)):
+        queued, deferred, oldest, paused = replies[4 * index : 4 * index + 4]
         oldest_ms = oldest[0][1] if oldest and queued else now_ms
         serving = [worker for worker in alive if worker.queue == name]
         running = sum(worker.jobs_running for worker in serving)
         depths.append(
             QueueDepth(
                 name=name,
+                priority=priority,
                 queued=max(0, queued - running),  # arq keeps a running job in its queue until it ends
                 deferred=deferred,
                 in_progress=running,
                 oldest_queued_age_seconds=max(0.0, (now_ms - oldest_ms) / 1000),
                 workers_alive=len(serving),
+                paused=bool(paused),
             )
         )
     return depths

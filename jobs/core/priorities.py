@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 from jobs.core import keys
+from jobs.core.errors import UnknownQueue
 from settings import Settings
 
 Priority = Literal["critical", "default", "bulk"]
@@ -24,6 +25,14 @@ PRIORITIES: tuple[Priority, ...] = get_args(Priority)
 def queue_name(settings: Settings, priority: Priority) -> str:
     """The arq queue of `priority`: `QUEUE_NAME` for default, `QUEUE_NAME:<priority>` for the others."""
     return keys.priority_queue(settings.queue_name, priority)
+
+
+def parse(name: str) -> Priority:
+    """An operator's queue name (`default`, `critical`, `bulk`) as a priority; `UnknownQueue` otherwise."""
+    for priority in PRIORITIES:
+        if name == priority:
+            return priority
+    raise UnknownQueue(name)
 
 
 def all_queue_names(settings: Settings) -> list[str]:

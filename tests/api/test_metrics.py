@@ -6,7 +6,7 @@ import httpx
 import redis.asyncio
 
 from api.main import create_app
-from jobs.core import metrics
+from jobs.core import QueueAdmin, metrics
 from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
 from settings import Settings
@@ -74,6 +74,15 @@ async def test_a_running_worker_shows_as_alive_on_its_queue(
     samples = await scrape(api)
 
     assert value(samples, "jobs_workers_alive", queue=settings.queue_name) == 1
+
+
+async def test_a_paused_queue_shows_as_paused(api: httpx.AsyncClient, job_queue: JobQueue) -> None:
+    await QueueAdmin(job_queue).pause("bulk")
+
+    samples = await scrape(api)
+
+    assert value(samples, "jobs_queue_paused", queue=job_queue.settings.queue_name + ":bulk") == 1
+    assert value(samples, "jobs_queue_paused", queue=job_queue.settings.queue_name) == 0
 
 
 async def test_http_requests_are_counted_by_route_template_not_raw_path(api: httpx.AsyncClient) -> None:

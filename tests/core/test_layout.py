@@ -89,6 +89,7 @@ def test_the_teams_folders_hold_only_the_teams_files() -> None:
     top = {path.name for path in ROOT.joinpath("jobs").glob("*.py")}
     assert top == {
         "__init__.py",
+        "__main__.py",  # `python -m jobs`, the operator CLI (the CONTRACT names it)
         "email.py",
         "reports.py",
         "payments.py",

@@ -1,10 +1,11 @@
-"""Operating the queue: depth, dead letters, replay. Every route needs the admin bearer token."""
+"""Operating the queue: depth, pause and resume, dead letters, replay, discard. Every route needs the
+admin bearer token. A queue is named by its priority: `default`, `critical` or `bulk`."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from api.core.deps import AdminDep, QueueAdminDep
 from api.core.schemas import JobId, ReplayAccepted, Replayed, ReplayWindow
@@ -13,10 +14,23 @@ from jobs.core.dead_letters import CURSOR_PATTERN, DeadLetterPage
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
+QueueName = Annotated[str, Path(description="`default`, `critical` or `bulk` (anything else is a 404).")]
+
 
 @router.get("/queues")
 async def queues(admin: QueueAdminDep) -> list[QueueOverview]:
     return await admin.overview()
+
+
+@router.post("/queues/{name}/pause", status_code=status.HTTP_204_NO_CONTENT)
+async def pause(name: QueueName, admin: QueueAdminDep) -> None:
+    """Its workers take no new job (running ones finish); enqueues still answer 202 `queued`."""
+    await admin.pause(name)
+
+
+@router.post("/queues/{name}/resume", status_code=status.HTTP_204_NO_CONTENT)
+async def resume(name: QueueName, admin: QueueAdminDep) -> None:
+    await admin.resume(name)
 
 
 @router.get("/dead-letters")
@@ -40,3 +54,9 @@ async def replay_one(job_id: JobId, admin: QueueAdminDep) -> ReplayAccepted:
     return ReplayAccepted(
         job_id=job.job_id, status=job.status, status_url=f"/jobs/{job.job_id}", replay_of=job_id
     )
+
+
+@router.delete("/dead-letters/{job_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def discard(job_id: JobId, admin: QueueAdminDep) -> None:
+    """Drop one dead letter for good; it is not replayed."""
+    await admin.discard(job_id)

@@ -8,11 +8,12 @@ queue read this way:
 
 1. One Lua call returns the due jobs that no worker is running yet (arq keeps running jobs in the
    queue until they finish, and would otherwise re-check each one on every poll), and the time of the
-   next deferred job.
+   next deferred job; nothing at all while the queue is paused (`queue_control.py`), so arq claims
+   no new job and the running ones finish.
 2. When nothing is due, it blocks on `BLPOP` of the queue's wake-up list (`enqueue.py` pushes a token
    with every job) until a token arrives, the next deferred job is due, or `idle_wait_seconds` passes;
    then it reads again. arq's own housekeeping (aborts, health key, cron) runs between waits, so at
-   least every `idle_wait_seconds`.
+   least every `idle_wait_seconds`. A resume pushes tokens too, so a paused queue's jobs start at once.
 
 Jobs enqueued without a token (arq's own `enqueue_job`, cron) are still picked up, within
 `idle_wait_seconds` or at their due time. `tests/core/internals/test_wakeup.py` pins the arq call this
@@ -62,7 +63,7 @@ class WakeableRedis(ResilientArqRedis):
 
     async def _ready(self, queue: str, offset: int, count: int) -> tuple[list[bytes], bytes | None]:
         ready, next_due = await self._ready_script(
-            keys=[queue], args=[timestamp_ms(), offset, count, keys.in_progress("")]
+            keys=[queue, keys.paused(queue)], args=[timestamp_ms(), offset, count, keys.in_progress("")]
         )
         mine = self.running
         return [i for i in ready if i.decode() not in mine], next_due or None

@@ -1,5 +1,9 @@
--- KEYS: queue. ARGV: now (ms), offset, count, in-progress key prefix.
+-- KEYS: queue, paused flag. ARGV: now (ms), offset, count, in-progress key prefix.
 -- Returns {ids due now and not in progress (at most count), score of the next future job or false}.
+-- A paused queue has nothing ready and no next due time: its workers wait for a wake-up (the resume).
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {{}, false}
+end
 local ready = {}
 local offset = tonumber(ARGV[2])
 local count = tonumber(ARGV[3])

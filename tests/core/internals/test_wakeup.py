@@ -80,3 +80,16 @@ async def test_the_queue_read_skips_jobs_that_are_running(settings: Settings, po
     ids = await reader.zrangebyscore(settings.queue_name, min=float("-inf"), max=2**52, start=0, num=10)
 
     assert ids == [b"waiting"]
+
+
+async def test_the_queue_read_finds_nothing_while_the_queue_is_paused(
+    settings: Settings, pool: ArqRedis
+) -> None:
+    await pool.enqueue_job("hourly_sweep", _job_id="waiting")
+    await pool.set(keys.paused(settings.queue_name), b"1")
+    reader = WakeableRedis(pool.connection_pool, default_queue_name=settings.queue_name)
+    reader.idle_wait_seconds = 0.05
+
+    ids = await reader.zrangebyscore(settings.queue_name, min=float("-inf"), max=2**52, start=0, num=10)
+
+    assert ids == []

@@ -89,9 +89,9 @@ function render(snapshot) {
     const tr = document.createElement("tr");
     tr.dataset.queue = q.name;
     tr.append(cell(q.name), cell(q.queued, "queued"), cell(q.deferred), cell(q.in_progress),
-      cell(`${q.oldest_queued_age_seconds.toFixed(1)} s`), cell(q.workers_alive));
+      cell(`${q.oldest_queued_age_seconds.toFixed(1)} s`), cell(q.workers_alive), ...pauseCells(q));
     return tr;
-  }), 6, "no queues");
+  }), 8, "no queues");
 
   fillTable("workers", snapshot.workers.map((w) => {
     const tr = document.createElement("tr");
@@ -116,7 +116,7 @@ function render(snapshot) {
     button.className = "replay";
     button.textContent = "Replay…";
     button.addEventListener("click", () => confirmReplayOne(letter));
-    action.append(button);
+    action.append(button, discardButton(letter));
     tr.append(jobLink(letter.job_id), cell(letter.function),
       cell(JSON.stringify({ args: letter.args, kwargs: letter.keyword_args })),
       cell(errorText(letter.error), "error"), cell(letter.tries), cell(ago(letter.failed_at_ms)), action);
@@ -124,8 +124,9 @@ function render(snapshot) {
   }), 7, "no dead letters");
 }
 
-function confirm(title, summary, items) {
+function confirm(title, summary, items, action = "Replay") {
   $("confirm-title").textContent = title;
+  $("confirm-replay").textContent = action;
   $("confirm-summary").textContent = summary;
   $("confirm-items").replaceChildren(...items.map((text) => {
     const li = document.createElement("li");
@@ -168,6 +169,36 @@ async function confirmReplayWindow(event) {
     body: JSON.stringify({ since_seconds: since }),
   });
   result.job_ids.forEach((jobId) => track("(window)", jobId, ""));
+}
+
+// Pause and discard: a queue's state and a dead letter's row come back with the next snapshot.
+function pauseCells(queue) {
+  const action = document.createElement("td");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "secondary pause";
+  button.textContent = queue.paused ? "Resume" : "Pause";
+  button.addEventListener("click", () => {
+    const verb = queue.paused ? "resume" : "pause";
+    api(`/admin/queues/${encodeURIComponent(queue.priority)}/${verb}`, { method: "POST" })
+      .catch((error) => window.alert(error.message));
+  });
+  action.append(button);
+  return [cell(queue.paused ? "paused" : "running", queue.paused ? "state error" : "state"), action];
+}
+
+function discardButton(letter) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "secondary discard";
+  button.textContent = "Discard…";
+  button.addEventListener("click", async () => {
+    if (!(await confirm("Discard this dead letter?", "It is dropped for good, never run again:",
+      [describe(letter)], "Discard"))) return;
+    await api(`/admin/dead-letters/${encodeURIComponent(letter.job_id)}`, { method: "DELETE" })
+      .catch((error) => window.alert(error.message));
+  });
+  return button;
 }
 
 function track(originalId, jobId, functionName) {

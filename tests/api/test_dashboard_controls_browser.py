@@ -1,0 +1,60 @@
+"""The dashboard's queue and dead-letter controls in a real headless Chromium: pause and resume a queue,
+discard a dead letter. The browser, server and page fixtures are those of test_dashboard_browser.py."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.async_api import Page, expect
+
+from jobs.core import JobQueue, QueueAdmin
+from jobs.email import send_welcome_email
+from settings import Settings
+from tests.api import test_dashboard_browser as shared
+from tests.support import WorkerProcess
+
+# The same browser (one per session), API server and fresh page as the dashboard's own browser tests.
+browser, live_api, page = shared.browser, shared.live_api, shared.page
+_log_in, _screenshot = shared._log_in, shared._screenshot
+
+
+async def test_a_queue_is_paused_and_resumed_with_its_button(
+    page: Page, live_api: str, job_queue: JobQueue
+) -> None:
+    admin = QueueAdmin(job_queue)
+    await _log_in(page, live_api)
+    row = page.locator('#queues tr[data-queue="arq:queue:bulk"]')
+    await expect(row.locator("td.state")).to_have_text("running")
+
+    await row.locator("button.pause").click()
+
+    await expect(row.locator("td.state")).to_have_text("paused")
+    assert {q.priority: q.paused for q in await admin.overview()}["bulk"] is True
+    await _screenshot(page, "dashboard-queue-paused.png")
+    await row.locator("button.pause").click()
+    await expect(row.locator("td.state")).to_have_text("running")
+    assert {q.priority: q.paused for q in await admin.overview()}["bulk"] is False
+
+
+async def test_a_dead_letter_is_discarded_by_clicking_and_confirming(
+    page: Page,
+    live_api: str,
+    job_queue: JobQueue,
+    sink: httpx.AsyncClient,
+    worker: WorkerProcess,
+    settings: Settings,
+) -> None:
+    await sink.post("/_control/fail", json={"status": 400, "times": 1})
+    failed = await job_queue.enqueue(send_welcome_email, email="ada@example.com", name="Ada")
+    await _log_in(page, live_api)
+    row = page.locator(f'#dead-letters tr[data-job-id="{failed.job_id}"]')
+    await expect(row).to_be_visible()
+
+    await row.locator("button.discard").click()
+    dialog = page.locator("#confirm-dialog")
+    await expect(dialog.locator("#confirm-items")).to_contain_text(failed.job_id)
+    await expect(dialog.locator("#confirm-replay")).to_have_text("Discard")
+    await dialog.locator("#confirm-replay").click()
+
+    await expect(row).to_have_count(0)
+    await expect(page.locator("#dead-count")).to_have_text("0")
+    assert (await QueueAdmin(job_queue).dead_letters(10, None)).items == []
