@@ -18,6 +18,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, get_type_hints
 
+import orjson
 from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
@@ -76,12 +77,15 @@ class Arguments:
 
     @staticmethod
     def _one(adapters: Mapping[str, TypeAdapter[Any]], name: str, value: Any, dump: bool) -> Any:
+        """Enqueue: validate the Python value, dump it as JSON. Worker: validate the stored value in JSON
+        mode, which is what it is (a strict model takes an ISO string for a datetime only from JSON)."""
         adapter = adapters.get(name, _ANY)
         try:
-            valid = adapter.validate_python(value)
+            if dump:
+                return adapter.dump_python(adapter.validate_python(value), mode="json")
+            return adapter.validate_json(orjson.dumps(value))
         except ValidationError as exc:
             raise ValueError(_validation_message(name, exc)) from exc
-        return adapter.dump_python(valid, mode="json") if dump else valid
 
     @staticmethod
     def _positional_names(signature: inspect.Signature, count: int) -> list[str]:

@@ -13,7 +13,7 @@ from uuid import UUID
 import orjson
 import pytest
 import redis.asyncio
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from jobs.core import Ctx, JobArgumentsInvalid, PermanentError, Registry, job, keys, priorities
 from jobs.core.testing import JobKit
@@ -105,6 +105,25 @@ async def test_lists_and_dicts_hold_the_declared_types_not_strings(kit: JobKit) 
     run = await kit.run(inspect_items, prices=[Decimal("1.5")], by_day={"d": [order]})
 
     assert run.result == ["Decimal", "Order", "Decimal"]
+
+
+class StrictOrder(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    placed_at: datetime
+    total: Decimal
+
+
+async def test_a_strict_model_round_trips_through_its_json(kit: JobKit) -> None:
+    @job()
+    async def take_strict(ctx: Ctx, order: StrictOrder) -> bool:
+        return order == StrictOrder(placed_at=WHEN, total=Decimal("1.5"))
+
+    kit.registry.add(take_strict)
+
+    run = await kit.run(take_strict, order=StrictOrder(placed_at=WHEN, total=Decimal("1.5")))
+
+    assert (run.status, run.result) == ("complete", True)
 
 
 async def test_the_stored_payload_is_plain_json_with_exact_decimals(
