@@ -42,6 +42,11 @@ class Arguments:
         self.name = fn.__name__
         self._built: tuple[inspect.Signature, dict[str, TypeAdapter[Any]]] | None = None
 
+    def check(self) -> None:
+        """Build the schema now: an annotation that cannot be resolved or carried as JSON is a
+        `TypeError` at registration (import time), not at the first enqueue."""
+        self._schema()
+
     def encode(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         """Validate for enqueue and return JSON-able values; the caller's positional/keyword split stays."""
         try:
@@ -112,7 +117,10 @@ def _build(fn: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, TypeAda
     """The signature without `ctx`, and an adapter per annotated parameter (`*args: T` is each a `T`)."""
     full = inspect.signature(fn)
     signature = full.replace(parameters=list(full.parameters.values())[1:])
-    hints = get_type_hints(fn, include_extras=True)
+    try:
+        hints = get_type_hints(fn, include_extras=True)
+    except NameError as exc:  # e.g. a type imported under `if TYPE_CHECKING:` only
+        raise TypeError(f"{fn.__name__}: an annotation cannot be resolved at run time: {exc}") from exc
     adapters: dict[str, TypeAdapter[Any]] = {}
     for name in signature.parameters:
         if name in hints:
