@@ -169,6 +169,28 @@ async def test_a_missing_argument_is_refused_at_enqueue(
     assert await redis_client.dbsize() == 0
 
 
+async def test_a_wrong_type_is_a_mypy_error_and_at_run_time_a_named_error_before_any_write(
+    kit: JobKit, redis_client: redis.asyncio.Redis
+) -> None:
+    """mypy (strict, warn_unused_ignores) fails this file if `enqueue` ever stops checking the types."""
+    with pytest.raises(JobArgumentsInvalid, match="customer: Input should be a valid UUID"):
+        await kit.queue.enqueue(typed_job, **{**EXPECTED, "customer": "c-42"})
+    with pytest.raises(JobArgumentsInvalid, match="amount: Input should be a valid decimal"):
+        await kit.queue.enqueue(
+            typed_job,
+            EXPECTED["order"],
+            WHEN,
+            date(2026, 1, 1),
+            UUID(int=1),
+            "ten",  # type: ignore[arg-type]
+            Plan.FREE,
+            [],
+            {},
+        )
+
+    assert await redis_client.dbsize() == 0
+
+
 async def test_an_integer_json_cannot_carry_is_refused_at_enqueue(
     kit: JobKit, redis_client: redis.asyncio.Redis
 ) -> None:
