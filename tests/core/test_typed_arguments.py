@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio
 from pydantic import BaseModel, ConfigDict
 
-from jobs.core import Ctx, JobArgumentsInvalid, PermanentError, Registry, job, keys, priorities
+from jobs.core import Ctx, JobArgumentsInvalid, PermanentError, Registry, RetryPolicy, job, keys, priorities
 from jobs.core.testing import JobKit
 from settings import Settings
 
@@ -235,3 +235,26 @@ async def test_a_replayed_dead_letter_arrives_typed_again(
     assert run.job_id == replayed.job_id
     assert run.status == "complete"
     assert all(equal for _, equal in run.result.values()), run.result
+
+
+class RetriesEverything(RetryPolicy):
+    def is_transient(self, exc: BaseException) -> bool:
+        return True
+
+
+@job(max_tries=5, policy=RetriesEverything(base_delay=0.01, max_delay=0.01))
+async def patient_job(ctx: Ctx, when: datetime) -> str:
+    return when.isoformat()
+
+
+async def test_a_stale_payload_is_not_retried_even_by_a_policy_that_retries_everything(
+    kit: JobKit, settings: Settings
+) -> None:
+    kit.registry.add(patient_job)
+    await kit.queue.enqueue_named("patient_job", [], {"when": "yesterday"}, settings.queue_name)
+
+    [run] = await kit.drain()
+
+    assert (run.status, run.tries) == ("failed", 1)
+    assert run.error is not None
+    assert run.error.type == "JobPayloadInvalid"
