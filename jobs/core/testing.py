@@ -97,6 +97,8 @@ class JobKit:
 
     async def run(self, job: JobDefinition[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JobRun:
         """Enqueue `job` as a producer would, run every queued job, and say how this one ended."""
+        if self.registry.get(job.name) is not job:
+            raise LookupError(f"{job.name} is not in the kit's registry: its worker could not run it")
         enqueued = await self.queue.enqueue(job, *args, **kwargs)
         await self.drain()
         return await self.outcome(enqueued.job_id)

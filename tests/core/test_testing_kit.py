@@ -112,3 +112,11 @@ async def test_the_kit_refuses_to_empty_a_production_redis(settings: Settings) -
             await kit.reset()
     finally:
         await kit.aclose()
+
+
+async def test_running_a_job_the_registry_lacks_is_a_clear_error_not_a_missing_function(kit: JobKit) -> None:
+    @job()
+    async def unregistered(ctx: Ctx) -> None: ...
+
+    with pytest.raises(LookupError, match="unregistered is not in the kit's registry"):
+        await kit.run(unregistered)
