@@ -14,17 +14,14 @@ import redis.asyncio
 from api.main import create_app
 from devtools.http_service import http_service
 from devtools.redis_server import RedisServer, free_port
-from jobs.core import keys
+from jobs.core import Registry, keys
 from jobs.core.client import JobQueue
 from jobs.registry import REGISTRY
 from settings import Settings
 from tests.support import WorkerProcess, wait_for
 
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
+# The testing kit (`job_kit`) and its `redis_server`: the suite uses them as a team would.
+pytest_plugins = ["jobs.core.testing"]
 
 
 @pytest.fixture(scope="session")
@@ -116,3 +113,14 @@ async def job_queue(settings: Settings, redis_client: redis.asyncio.Redis) -> As
     queue = JobQueue.connect(settings, REGISTRY)
     yield queue
     await queue.aclose()
+
+
+@pytest.fixture
+def job_settings(settings: Settings) -> Settings:
+    """The kit's worker runs with the suite's settings (its Redis, the mail sink, fast retries)."""
+    return settings
+
+
+@pytest.fixture
+def job_registry() -> Registry:
+    return REGISTRY

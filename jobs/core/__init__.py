@@ -5,6 +5,7 @@
     from jobs.core import report_progress                 # progress for GET /jobs/{id}
     from jobs.core import PermanentError, TransientError  # tell the retry policy what failed
     from jobs.core import JobQueue, QueueAdmin            # the job client, the operator interface
+    from jobs.core.testing import JobKit                  # test your jobs as a worker runs them
 
 Inside: `internals/` is the only package that imports arq or leans on arq's and redis-py's private
 behaviour; `keys.py` owns every Redis key name; `lua/` holds every Lua script.
@@ -13,12 +14,14 @@ behaviour; `keys.py` owns every Redis key name; `lua/` holds every Lua script.
 from __future__ import annotations
 
 from jobs.core.admin import QueueAdmin
+from jobs.core.arguments import JobPayloadInvalid
 from jobs.core.capacity import concurrency_slot, rate_of, throttle
 from jobs.core.client import Enqueued, JobQueue
 from jobs.core.errors import (
     DeadLetterNotFound,
     IdempotencyKeyReused,
     JobAlreadyFinished,
+    JobArgumentsInvalid,
     JobNotFound,
     QueueError,
     QueueUnavailable,
@@ -38,8 +41,10 @@ __all__ = [
     "Enqueued",
     "IdempotencyKeyReused",
     "JobAlreadyFinished",
+    "JobArgumentsInvalid",
     "JobDefinition",
     "JobNotFound",
+    "JobPayloadInvalid",
     "JobQueue",
     "Outcome",
     "PermanentError",

@@ -104,9 +104,12 @@ class JobQueue:
         return self.with_options(job_id=job_id)
 
     async def enqueue(self, job: JobDefinition[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Enqueued:
+        """Arguments are checked against the job's signature and stored as JSON (`arguments.py`): one
+        that does not fit raises `JobArgumentsInvalid` before anything is written."""
         priority = self._options.priority or job.options.priority
+        json_args, json_kwargs = job.arguments.encode(args, cast(dict[str, Any], kwargs))
         return await self.enqueue_named(
-            job.name, args, cast(dict[str, Any], kwargs), priorities.queue_name(self.settings, priority)
+            job.name, json_args, json_kwargs, priorities.queue_name(self.settings, priority)
         )
 
     async def enqueue_named(
@@ -117,7 +120,9 @@ class JobQueue:
         queue_name: str,
         meta: Mapping[str, Any] | None = None,
     ) -> Enqueued:
-        """Enqueue by name on `queue_name`: for replays and operators; producers use `enqueue`."""
+        """Enqueue by name on `queue_name`: for replays and operators; producers use `enqueue`.
+
+        The arguments go as they are (a replay's are the stored JSON); the worker decodes them."""
         meta = {
             **request_context(),
             **tracing.current_context(self.settings),

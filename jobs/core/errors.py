@@ -37,6 +37,12 @@ class IdempotencyKeyReused(QueueError):
     """The key was already used with a different request body."""
 
 
+class JobArgumentsInvalid(QueueError, TypeError):
+    """An enqueue's arguments do not fit the job's signature; nothing was written (jobs/core/arguments.py).
+
+    Raised where mypy would have said so, had the values' types been known: a bug in the caller."""
+
+
 @contextmanager
 def unavailable_on_redis_error() -> Iterator[None]:
     """Inside, a Redis or socket error leaves as `QueueUnavailable` (the API's 503)."""

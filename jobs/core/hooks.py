@@ -48,7 +48,7 @@ def never_raises(hook: Hook) -> Hook:
 
 
 async def on_startup(ctx: Ctx) -> None:
-    settings = get_settings()
+    settings: Settings = ctx.get("settings") or get_settings()  # build_worker_settings puts its own
     configure_logging(settings)
     ctx["settings"] = settings
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(settings.email_api_timeout_seconds, connect=2.0))

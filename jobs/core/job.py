@@ -17,9 +17,10 @@ from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar
 import structlog
 
 from jobs.core import metrics, tracing
+from jobs.core.arguments import Arguments, JobPayloadInvalid
 from jobs.core.internals import Retry
 from jobs.core.priorities import Priority
-from jobs.core.retry import RetryPolicy
+from jobs.core.retry import Decision, RetryPolicy
 from jobs.core.serializer import META_KWARG, error_of
 from settings import Settings
 
@@ -85,6 +86,7 @@ class JobDefinition(Generic[P, R]):
         self.fn = fn
         self.name = fn.__name__
         self.options = options
+        self.arguments = Arguments(fn)  # its signature as a schema: typed arguments, still JSON
         self.__doc__ = fn.__doc__
 
     def max_tries(self, settings: Settings) -> int:
@@ -112,7 +114,8 @@ class JobDefinition(Generic[P, R]):
         started = time.perf_counter()
         try:
             with tracing.job_span(settings, meta, ctx, self.name):  # a no-op unless TRACING_ENABLED
-                result = await self.fn(ctx, *args, **kwargs)
+                typed_args, typed_kwargs = self.arguments.decode(args, kwargs)
+                result = await self.fn(ctx, *typed_args, **typed_kwargs)
         except Deferred:
             ctx[OUTCOME] = (
                 Outcome.DEFERRED
@@ -138,7 +141,10 @@ class JobDefinition(Generic[P, R]):
         ctx[FAILURE] = exc
         settings: Settings = ctx["settings"]
         policy = self.options.policy or default_policy(settings)
-        decision = policy.decide(exc, ctx["job_try"], self.max_tries(settings))
+        if isinstance(exc, JobPayloadInvalid):  # whatever the policy: the same payload cannot fit next time
+            decision = Decision(retry=False, reason="payload does not fit the signature")
+        else:
+            decision = policy.decide(exc, ctx["job_try"], self.max_tries(settings))
         error = error_of(exc) or {"type": type(exc).__name__, "message": str(exc)}
         if decision.retry:
             ctx[OUTCOME] = Outcome.RETRY

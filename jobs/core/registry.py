@@ -26,6 +26,7 @@ class Registry:
     def add(self, definition: AnyJob) -> None:
         if definition.name in self._by_name:
             raise DuplicateJobName(f"a job named {definition.name!r} is registered already")
+        definition.arguments.check()  # its signature must be a schema JSON can carry (arguments.py)
         self._by_name[definition.name] = definition
 
     def get(self, name: str) -> AnyJob | None:

@@ -56,3 +56,16 @@ def test_the_services_cron_jobs_come_from_the_registry_with_their_own_policy() -
 def test_only_the_default_queue_fires_cron() -> None:
     assert jobs.CriticalWorkerSettings.cron_jobs == []
     assert jobs.BulkWorkerSettings.cron_jobs == []
+
+
+class NotJson:
+    """A type pydantic has no schema for: it cannot travel in a JSON payload."""
+
+
+async def takes_a_client(ctx: Ctx, client: NotJson) -> None:
+    """A job whose argument could never be enqueued."""
+
+
+def test_a_job_whose_argument_json_cannot_carry_is_refused_at_registration() -> None:
+    with pytest.raises(TypeError, match="parameter 'client' has a type JSON cannot carry"):
+        Registry([job()(takes_a_client)])

@@ -65,7 +65,9 @@ def build_worker_settings(settings: Settings, registry: Registry, priority: Prio
         "redis_pool": create_worker_redis(own),  # idle: waits for a wake-up (internals/wakeup.py)
         "job_serializer": tap.serialize,  # JSON, never pickle; notes final failures for dead letters
         "job_deserializer": deserialize,
-        "ctx": {RESULT_TAP: tap, "queue_name": own.queue_name},
+        # The settings it was built with, not the environment's again: an in-process worker (the testing
+        # kit, jobs/core/testing.py) runs its jobs with the test's settings.
+        "ctx": {RESULT_TAP: tap, "queue_name": own.queue_name, "settings": settings},
         "on_startup": hooks.on_startup,
         "on_shutdown": hooks.on_shutdown,
         "on_job_start": hooks.on_job_start,
