@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from api.core import admin
 from api.core.errors import install_error_handlers
+from api.core.events import JobEventStreams
 from api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from api.core.prometheus import request_observer
 from api.core.rate_limit import ApiRateLimiter
@@ -35,6 +36,7 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
         app.state.queue = queue
         app.state.admin = QueueAdmin(queue)
         app.state.rate_limiter = ApiRateLimiter(queue.redis, settings)
+        app.state.job_streams = JobEventStreams(settings)
         stop_tracing = tracing.install(settings, "api")
         flusher = asyncio.create_task(flush_forever(http_metrics, queue.redis, settings))
         try:

@@ -7,8 +7,6 @@ A screenshot of the last state is saved in test-artifacts/.
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,11 +14,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from devtools.redis_server import free_port
 from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
 from settings import Settings
-from tests.support import BIN, ROOT, WorkerProcess, settings_env, wait_for
+from tests.support import ROOT, WorkerProcess, serve_api, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,36 +49,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 def live_api(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """The API as `uvicorn api.main:app` on a free port: a browser needs a real HTTP server."""
-    port = free_port()
-    with (tmp_path / "api.log").open("ab") as log:
-        process = subprocess.Popen(
-            [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env={**settings_env(settings), "DASHBOARD_REFRESH_SECONDS": "0.25"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(url, process)
+    with serve_api(settings, tmp_path / "api.log", DASHBOARD_REFRESH_SECONDS="0.25") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client() as client:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "uvicorn exited during startup"
-            try:
-                if client.get(url + "/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)  # poll again: not listening yet
-    raise AssertionError(f"{url} did not start serving within {timeout} s")
 
 
 @pytest.fixture
