@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
+from fastapi_offline import FastAPIOffline
 from redis.exceptions import RedisError
 
 from api.core import admin
@@ -52,7 +53,10 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
     # FastAPI's own OpenTelemetry spans, once a tracer provider is installed (jobs/core/tracing.py). Without
     # its per-operation spans, the span active in a route, and so a job's parent, is the request's own span.
     telemetry: TelemetryConfig = {"operation_spans": False}
-    app = FastAPI(title="FastAPI + arq service", version="0.1.0", lifespan=lifespan, telemetry=telemetry)
+    # /docs and /redoc load Swagger UI and ReDoc from an installed package, not a CDN: they work offline.
+    app = FastAPIOffline(
+        title="FastAPI + arq service", version="0.1.0", lifespan=lifespan, telemetry=telemetry
+    )
     app.state.settings = settings
     install_error_handlers(app)
     for router in (*routers, jobs.router, health.router, metrics.router):
