@@ -20,7 +20,7 @@ from api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddlewar
 from api.core.prometheus import request_observer
 from api.core.rate_limit import ApiRateLimiter
 from api.core.routes import health, jobs, metrics
-from jobs.core import JobQueue, QueueAdmin, Registry, tracing
+from jobs.core import JobQueue, QueueAdmin, Registry, throughput, tracing
 from jobs.core.logs import configure_logging
 from jobs.core.metrics import MetricsBatch, flush, flush_forever
 from settings import Settings
@@ -40,10 +40,12 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
         app.state.job_streams = JobEventStreams(settings)
         stop_tracing = tracing.install(settings, "api")
         flusher = asyncio.create_task(flush_forever(http_metrics, queue.redis, settings))
+        sampler = asyncio.create_task(throughput.record_forever(queue.redis, settings))
         try:
             yield
         finally:
             flusher.cancel()
+            sampler.cancel()
             with contextlib.suppress(RedisError, OSError):
                 await flush(http_metrics, queue.redis, settings)
             if stop_tracing is not None:
