@@ -7,13 +7,16 @@ A screenshot of the last state is saved in test-artifacts/.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import redis.asyncio
 from playwright.async_api import Browser, Page, expect
 
+from jobs.core import keys
 from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
 from settings import Settings
@@ -25,7 +28,8 @@ TIMEOUT_MS = 20_000
 
 @pytest.fixture
 def live_api(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    with serve_api(settings, tmp_path / "api.log", DASHBOARD_REFRESH_SECONDS="0.25") as url:
+    env = {"DASHBOARD_REFRESH_SECONDS": "0.25", "DASHBOARD_SAMPLE_SECONDS": "0.2"}
+    with serve_api(settings, tmp_path / "api.log", **env) as url:
         yield url
 
 
@@ -136,3 +140,85 @@ async def test_a_time_window_replay_confirms_what_it_replays_first(
         return found if len(found) == 2 else None
 
     assert await wait_for(delivered, what="both replays delivered") == ["x@example.com", "y@example.com"]
+
+
+async def _dead_letters(job_queue: JobQueue, sink: httpx.AsyncClient, count: int) -> list[str]:
+    """`count` welcome emails that the provider refuses (400: permanent), so each is a dead letter."""
+    await sink.post("/_control/fail", json={"status": 400, "times": count})
+    names = [f"someone.with.a.rather.long.address.{n}@example-with-a-long-domain.com" for n in range(count)]
+    return [(await job_queue.enqueue(send_welcome_email, email=e, name="Ada " * 20)).job_id for e in names]
+
+
+OVERFLOW = """() => {
+  const root = document.documentElement;
+  const cards = [...document.querySelectorAll("main section")]
+    .filter((card) => card.scrollWidth > card.clientWidth)
+    .map((card) => `${card.querySelector("h2")?.textContent}: ${card.scrollWidth - card.clientWidth}px`);
+  return { page: root.scrollWidth - root.clientWidth, cards };
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 1600, 1920])
+async def test_nothing_overflows_its_card_at_desktop_widths(
+    page: Page,
+    live_api: str,
+    job_queue: JobQueue,
+    sink: httpx.AsyncClient,
+    worker: WorkerProcess,
+    width: int,
+) -> None:
+    failed = await _dead_letters(job_queue, sink, 3)
+    await page.set_viewport_size({"width": width, "height": 900})
+    await _log_in(page, live_api)
+    await expect(page.locator(f'#dead-letters tr[data-job-id="{failed[0]}"]')).to_be_visible()
+    await expect(page.locator("#failure-groups tbody tr td.count")).to_have_text("3")
+
+    overflow = await page.evaluate(OVERFLOW)
+
+    await _screenshot(page, f"dashboard-{width}px.png")
+    assert overflow == {"page": 0, "cards": []}
+
+
+async def test_error_text_is_its_first_line_only(
+    page: Page, live_api: str, job_queue: JobQueue, sink: httpx.AsyncClient, worker: WorkerProcess
+) -> None:
+    [failed] = await _dead_letters(job_queue, sink, 1)
+    await _log_in(page, live_api)
+    error = page.locator(f'#dead-letters tr[data-job-id="{failed}"] td.error')
+
+    await expect(error).to_contain_text("HTTPStatusError: Client error '400 Bad Request'")
+    assert "For more information" not in await error.inner_text()
+    assert "For more information" in (await error.get_attribute("title") or "")  # the full text on hover
+
+
+async def test_failures_are_grouped_by_function_and_error_and_found_by_job_id(
+    page: Page, live_api: str, job_queue: JobQueue, sink: httpx.AsyncClient, worker: WorkerProcess
+) -> None:
+    failed = await _dead_letters(job_queue, sink, 3)
+    await _log_in(page, live_api)
+    group = page.locator("#failure-groups tbody tr")
+    await expect(group.locator("td.count")).to_have_text("3")
+    await expect(group.locator("td.function")).to_have_text("send_welcome_email")
+    await expect(group.locator("td.error-type")).to_have_text("HTTPStatusError")
+
+    await page.fill("#failure-job-id", failed[0][:12])
+    await page.click("#failure-search button[type=submit]")
+
+    await expect(group.locator("td.example")).to_contain_text(failed[0])
+
+
+async def test_the_chart_shows_the_minutes_before_the_page_opened(
+    page: Page, live_api: str, redis_client: redis.asyncio.Redis
+) -> None:
+    await wait_for(lambda: _at_least(redis_client, 5), what="five throughput samples in Redis")
+    opened_ms = time.time() * 1000
+
+    await _log_in(page, live_api)
+
+    chart = page.locator("#chart")
+    assert int(await chart.get_attribute("data-points") or 0) >= 5
+    assert float(await chart.get_attribute("data-from") or opened_ms) <= opened_ms - 600
+
+
+async def _at_least(redis_client: redis.asyncio.Redis, count: int) -> bool:
+    return bool(await redis_client.zcard(keys.THROUGHPUT) >= count)
