@@ -83,7 +83,8 @@ class Settings(BaseSettings):
 
     # Watching one job: GET /jobs/{id}/events (server-sent events) and GET /jobs/{id}?wait=N.
     job_watch_poll_seconds: float = Field(0.2, gt=0)
-    job_events_max_seconds: float = Field(60.0, gt=0)  # one stream's life; the client then reconnects
+    # One stream's life; the client then reconnects (a shutting-down server waits for open streams).
+    job_events_max_seconds: float = Field(15.0, gt=0)
     job_events_max_streams: int = Field(1000, gt=0)  # open streams per API process
 
     # The example report job: how many steps, and how long each takes (tests make it short).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -45,7 +45,7 @@ def worker_now(
     return lambda: start_worker(worker_settings=watch_settings)
 
 
-async def read_events(response: httpx.Response) -> AsyncIterator[Event]:
+async def read_events(response: httpx.Response) -> AsyncGenerator[Event]:
     """The events of a `text/event-stream` body, each as {field: value}; a `retry:` alone is one too."""
     event: Event = {}
     async for line in response.aiter_lines():
@@ -102,6 +102,17 @@ async def test_an_unknown_job_is_a_404_with_a_json_detail_before_any_stream(api:
     assert "no such job" in response.json()["detail"]
 
 
+async def test_an_oversized_last_event_id_is_a_422_not_a_stream(
+    api: httpx.AsyncClient, job_queue: JobQueue
+) -> None:
+    job = await job_queue.enqueue(generate_report, user_id=1, month="2026-01")
+
+    response = await api.get(f"/jobs/{job.job_id}/events", headers={"Last-Event-ID": "x" * 10_000})
+
+    assert response.status_code == 422
+    assert "detail" in response.json()
+
+
 async def test_a_reconnect_with_last_event_id_sends_nothing_the_client_already_has(
     http: httpx.AsyncClient, job_queue: JobQueue, worker_now: Callable[[], WorkerProcess]
 ) -> None:
@@ -151,8 +162,10 @@ async def test_open_streams_are_capped_per_process_and_a_closed_one_frees_its_pl
     with serve_api(one, tmp_path / "api.log") as url:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
             async with http.stream("GET", f"/jobs/{job.job_id}/events") as first:
-                await anext(read_events(first))  # it is open
+                events = read_events(first)  # kept: a collected reader would close the stream
+                await anext(events)  # it is open
                 refused = await http.get(f"/jobs/{job.job_id}/events")
+                await events.aclose()
             assert refused.status_code == 503
             assert refused.headers["retry-after"] == "1"
             assert refused.json() == {"detail": "too many open event streams"}
