@@ -12,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.redis_server import RedisServer
 from jobs.core.client import JobQueue
+from jobs.registry import REGISTRY
 from jobs.reports import generate_report
 from settings import Settings
 from tests.support import WorkerProcess, serve_api, wait_for, wait_for_status
@@ -231,3 +233,28 @@ async def test_the_long_poll_of_an_unknown_job_is_a_404(api: httpx.AsyncClient) 
     response = await api.get("/jobs/no-such-job", params={"wait": 5})
 
     assert response.status_code == 404
+
+
+async def test_redis_going_away_mid_stream_sends_unavailable_and_ends_the_stream(
+    watch_settings: Settings, tmp_path: Path
+) -> None:
+    with RedisServer() as own_redis:
+        settings = watch_settings.model_copy(update={"redis_url": own_redis.url})
+        queue = JobQueue.connect(settings, REGISTRY)
+        job = await queue.enqueue(generate_report, user_id=1, month="2026-01")
+        await queue.aclose()
+        with serve_api(settings, tmp_path / "api.log") as url:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+                async with http.stream("GET", f"/jobs/{job.job_id}/events") as response:
+                    events = read_events(response)
+                    assert "retry" in await anext(events)
+                    assert "data" in await anext(events)
+                    own_redis.stop()
+                    rest = [event async for event in events]  # ends: no hang
+
+                unavailable = {"event": "unavailable", "data": '{"detail": "the job queue is unavailable"}'}
+                assert rest == [unavailable]
+                started = time.monotonic()
+                long_poll = await http.get(f"/jobs/{job.job_id}", params={"wait": 10})
+                assert long_poll.status_code == 503
+                assert time.monotonic() - started < 3
