@@ -75,9 +75,17 @@ class Settings(BaseSettings):
     recent_jobs_max: int = Field(1000, gt=0)  # finished jobs listed per status in the admin API
     admin_session_seconds: int = Field(8 * 3600, gt=0)
     dashboard_refresh_seconds: float = Field(1.0, gt=0)
+    dashboard_history_seconds: int = Field(300, gt=0)  # the throughput chart's span, kept in Redis
+    dashboard_sample_seconds: float = Field(5.0, gt=0)  # one point of that history per interval
     tracing_enabled: bool = False  # OpenTelemetry; needs the `otel` extra
     tracing_otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     tracing_service_name: str = "fastapi-arq-template"
+
+    # Watching one job: GET /jobs/{id}/events (server-sent events) and GET /jobs/{id}?wait=N.
+    job_watch_poll_seconds: float = Field(0.2, gt=0)
+    # One stream's life; the client then reconnects (a shutting-down server waits for open streams).
+    job_events_max_seconds: float = Field(15.0, gt=0)
+    job_events_max_streams: int = Field(1000, gt=0)  # open streams per API process
 
     # The example report job: how many steps, and how long each takes (tests make it short).
     report_steps: int = Field(10, gt=0)

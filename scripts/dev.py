@@ -22,6 +22,7 @@ import _bootstrap
 
 if TYPE_CHECKING:
     from devtools.redis_server import RedisServer
+    from settings import Settings
 
 ROOT = _bootstrap.ROOT
 HOST = "127.0.0.1"
@@ -142,7 +143,19 @@ def wait_until_listening(stack: DevStack, stop: StopRequest, ports: list[int]) -
     return None
 
 
+def admin_sign_in(settings: Settings) -> str:
+    """How to sign in to /admin: the token itself while it is the development default (it is no secret:
+    production refuses it), else only where it comes from."""
+    from settings import DEFAULT_ADMIN_TOKEN
+
+    if settings.admin_token.get_secret_value() == DEFAULT_ADMIN_TOKEN:
+        return f"sign in with the development token: {DEFAULT_ADMIN_TOKEN}  (ADMIN_TOKEN in .env changes it)"
+    return "sign in with your ADMIN_TOKEN (from .env or the environment)"
+
+
 def print_urls(redis_url: str) -> None:
+    from settings import Settings  # read afresh: the same environment and .env the API reads
+
     api = f"http://{HOST}:{API_PORT}"
     print(
         f"""
@@ -150,6 +163,7 @@ def print_urls(redis_url: str) -> None:
   API docs     {api}/docs
   Job status   {api}/jobs/<job_id>
   Admin        {api}/admin
+               {admin_sign_in(Settings())}
   Mail sink    http://{HOST}:{MAIL_SINK_PORT}/_control/deliveries
   Redis        {redis_url}
 

@@ -10,15 +10,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
+from fastapi_offline import FastAPIOffline
 from redis.exceptions import RedisError
 
 from api.core import admin
 from api.core.errors import install_error_handlers
+from api.core.events import JobEventStreams
 from api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from api.core.prometheus import request_observer
 from api.core.rate_limit import ApiRateLimiter
 from api.core.routes import health, jobs, metrics
-from jobs.core import JobQueue, QueueAdmin, Registry, tracing
+from jobs.core import JobQueue, QueueAdmin, Registry, throughput, tracing
 from jobs.core.logs import configure_logging
 from jobs.core.metrics import MetricsBatch, flush, flush_forever
 from settings import Settings
@@ -35,12 +37,15 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
         app.state.queue = queue
         app.state.admin = QueueAdmin(queue)
         app.state.rate_limiter = ApiRateLimiter(queue.redis, settings)
+        app.state.job_streams = JobEventStreams(settings)
         stop_tracing = tracing.install(settings, "api")
         flusher = asyncio.create_task(flush_forever(http_metrics, queue.redis, settings))
+        sampler = asyncio.create_task(throughput.record_forever(queue.redis, settings))
         try:
             yield
         finally:
             flusher.cancel()
+            sampler.cancel()
             with contextlib.suppress(RedisError, OSError):
                 await flush(http_metrics, queue.redis, settings)
             if stop_tracing is not None:
@@ -50,7 +55,10 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
     # FastAPI's own OpenTelemetry spans, once a tracer provider is installed (jobs/core/tracing.py). Without
     # its per-operation spans, the span active in a route, and so a job's parent, is the request's own span.
     telemetry: TelemetryConfig = {"operation_spans": False}
-    app = FastAPI(title="FastAPI + arq service", version="0.1.0", lifespan=lifespan, telemetry=telemetry)
+    # /docs and /redoc load Swagger UI and ReDoc from an installed package, not a CDN: they work offline.
+    app = FastAPIOffline(
+        title="FastAPI + arq service", version="0.1.0", lifespan=lifespan, telemetry=telemetry
+    )
     app.state.settings = settings
     install_error_handlers(app)
     for router in (*routers, jobs.router, health.router, metrics.router):

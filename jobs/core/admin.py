@@ -10,10 +10,11 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
-from jobs.core import dead_letters, metrics, overview, priorities, queue_control
+from jobs.core import dead_letters, failure_groups, metrics, overview, priorities, queue_control, throughput
 from jobs.core.client import Enqueued, JobQueue
 from jobs.core.dead_letters import DeadLetter, DeadLetterPage
 from jobs.core.errors import DeadLetterNotFound, JobNotFound, unavailable_on_redis_error
+from jobs.core.failure_groups import FailureGroupPage
 from jobs.core.overview import DeadLetterWindow, FinishedStatus, QueueDepth, RecentPage, Snapshot, WorkerInfo
 from jobs.core.status import JobStatus
 
@@ -164,6 +165,16 @@ class QueueAdmin:
         """One tick of the dashboard."""
         with unavailable_on_redis_error():
             return await overview.snapshot(self.redis, self.settings)
+
+    async def failure_groups(self, limit: int, offset: int, job_id: str | None = None) -> FailureGroupPage:
+        """Final failures by function and error type; `job_id` finds the group(s) of matching jobs."""
+        with unavailable_on_redis_error():
+            return await failure_groups.page(self.redis, limit, offset, job_id)
+
+    async def throughput(self) -> list[throughput.Sample]:
+        """The dashboard chart's history (see `throughput.py`)."""
+        with unavailable_on_redis_error():
+            return await throughput.history(self.redis, self.settings)
 
     async def metrics_snapshot(self) -> MetricsSnapshot:
         with unavailable_on_redis_error():

@@ -109,3 +109,6 @@ def job_errors(job_id: str) -> str:
 def recent_jobs(status: str) -> str:
     """zset: JSON summary of a finished try -> finished at (ms), newest kept (admin job lists)."""
     return f"{PREFIX}recent:{status}"
+
+
+THROUGHPUT = f"{PREFIX}throughput"  # zset: JSON sample (depth, counter totals) -> its interval's start (ms)

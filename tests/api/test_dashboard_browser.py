@@ -7,103 +7,18 @@ A screenshot of the last state is saved in test-artifacts/.
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+import redis.asyncio
+from playwright.async_api import Page, expect
 
-from devtools.redis_server import free_port
+from jobs.core import keys
 from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
-from settings import Settings
-from tests.support import BIN, ROOT, WorkerProcess, settings_env, wait_for
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = ROOT / "test-artifacts"
-TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"no Chromium at {CHROMIUM}: run `python3 scripts/test.py` as root on Debian/Ubuntu to have it "
-            "installed (apt-get install chromium), or install it yourself"
-        )
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-def live_api(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """The API as `uvicorn api.main:app` on a free port: a browser needs a real HTTP server."""
-    port = free_port()
-    with (tmp_path / "api.log").open("ab") as log:
-        process = subprocess.Popen(
-            [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env={**settings_env(settings), "DASHBOARD_REFRESH_SECONDS": "0.25"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client() as client:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "uvicorn exited during startup"
-            try:
-                if client.get(url + "/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)  # poll again: not listening yet
-    raise AssertionError(f"{url} did not start serving within {timeout} s")
-
-
-@pytest.fixture
-async def page(browser: Browser, live_api: str) -> AsyncIterator[Page]:
-    """A fresh browser context; closed before the server stops, so no open event stream delays it."""
-    context = await browser.new_context()
-    opened = await context.new_page()
-    opened.set_default_timeout(TIMEOUT_MS)
-    yield opened
-    await context.close()
-
-
-async def _log_in(page: Page, live_api: str) -> None:
-    await page.goto(live_api + "/admin")
-    await page.fill("#token", "test-admin-token")
-    await page.click("button[type=submit]")
-    await expect(page.locator("#connection")).to_have_text("live")
-
-
-async def _screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+from tests.api.conftest import log_in, screenshot
+from tests.support import WorkerProcess, wait_for
 
 
 async def test_a_wrong_token_keeps_the_login_form_with_an_error(page: Page, live_api: str) -> None:
@@ -117,7 +32,7 @@ async def test_a_wrong_token_keeps_the_login_form_with_an_error(page: Page, live
 async def test_the_session_cookie_is_httponly_so_page_scripts_cannot_read_it(
     page: Page, live_api: str
 ) -> None:
-    await _log_in(page, live_api)
+    await log_in(page, live_api)
 
     assert await page.evaluate("document.cookie") == ""
     [cookie] = await page.context.cookies()
@@ -127,7 +42,7 @@ async def test_the_session_cookie_is_httponly_so_page_scripts_cannot_read_it(
 async def test_the_queue_depth_changes_live_as_jobs_are_enqueued(
     page: Page, live_api: str, job_queue: JobQueue
 ) -> None:
-    await _log_in(page, live_api)
+    await log_in(page, live_api)
     await expect(page.locator("#total-queued")).to_have_text("0")
 
     for address in ("a@example.com", "b@example.com", "c@example.com"):
@@ -146,7 +61,7 @@ async def test_a_dead_letter_is_replayed_by_clicking_and_confirming_and_then_com
 ) -> None:
     await sink.post("/_control/fail", json={"status": 400, "times": 1})
     failed = await job_queue.enqueue(send_welcome_email, email="ada@example.com", name="Ada")
-    await _log_in(page, live_api)
+    await log_in(page, live_api)
     row = page.locator(f'#dead-letters tr[data-job-id="{failed.job_id}"]')
     await expect(row).to_be_visible()
 
@@ -159,7 +74,7 @@ async def test_a_dead_letter_is_replayed_by_clicking_and_confirming_and_then_com
     replayed = page.locator("#replays tbody tr").first
     await expect(replayed.locator(".status")).to_have_text("complete")
     await expect(row).to_have_count(0)  # it left the dead letters
-    await _screenshot(page, "dashboard-after-replay.png")
+    await screenshot(page, "dashboard-after-replay.png")
     deliveries = (await sink.get("/_control/deliveries")).json()
     assert [d["to"] for d in deliveries] == ["ada@example.com"]
 
@@ -173,7 +88,7 @@ async def test_a_time_window_replay_confirms_what_it_replays_first(
 ) -> None:
     await sink.post("/_control/fail", json={"status": 400, "times": 2})
     jobs = [await job_queue.enqueue(send_welcome_email, email=f"{n}@example.com", name="Ada") for n in "xy"]
-    await _log_in(page, live_api)
+    await log_in(page, live_api)
     await expect(page.locator("#dead-count")).to_have_text("2")
 
     await page.click("#window-preview")
@@ -191,3 +106,85 @@ async def test_a_time_window_replay_confirms_what_it_replays_first(
         return found if len(found) == 2 else None
 
     assert await wait_for(delivered, what="both replays delivered") == ["x@example.com", "y@example.com"]
+
+
+async def _dead_letters(job_queue: JobQueue, sink: httpx.AsyncClient, count: int) -> list[str]:
+    """`count` welcome emails that the provider refuses (400: permanent), so each is a dead letter."""
+    await sink.post("/_control/fail", json={"status": 400, "times": count})
+    names = [f"someone.with.a.rather.long.address.{n}@example-with-a-long-domain.com" for n in range(count)]
+    return [(await job_queue.enqueue(send_welcome_email, email=e, name="Ada " * 20)).job_id for e in names]
+
+
+OVERFLOW = """() => {
+  const root = document.documentElement;
+  const cards = [...document.querySelectorAll("main section")]
+    .filter((card) => card.scrollWidth > card.clientWidth)
+    .map((card) => `${card.querySelector("h2")?.textContent}: ${card.scrollWidth - card.clientWidth}px`);
+  return { page: root.scrollWidth - root.clientWidth, cards };
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 1600, 1920])
+async def test_nothing_overflows_its_card_at_desktop_widths(
+    page: Page,
+    live_api: str,
+    job_queue: JobQueue,
+    sink: httpx.AsyncClient,
+    worker: WorkerProcess,
+    width: int,
+) -> None:
+    failed = await _dead_letters(job_queue, sink, 3)
+    await page.set_viewport_size({"width": width, "height": 900})
+    await log_in(page, live_api)
+    await expect(page.locator(f'#dead-letters tr[data-job-id="{failed[0]}"]')).to_be_visible()
+    await expect(page.locator("#failure-groups tbody tr td.count")).to_have_text("3")
+
+    overflow = await page.evaluate(OVERFLOW)
+
+    await screenshot(page, f"dashboard-{width}px.png")
+    assert overflow == {"page": 0, "cards": []}
+
+
+async def test_error_text_is_its_first_line_only(
+    page: Page, live_api: str, job_queue: JobQueue, sink: httpx.AsyncClient, worker: WorkerProcess
+) -> None:
+    [failed] = await _dead_letters(job_queue, sink, 1)
+    await log_in(page, live_api)
+    error = page.locator(f'#dead-letters tr[data-job-id="{failed}"] td.error')
+
+    await expect(error).to_contain_text("HTTPStatusError: Client error '400 Bad Request'")
+    assert "For more information" not in await error.inner_text()
+    assert "For more information" in (await error.get_attribute("title") or "")  # the full text on hover
+
+
+async def test_failures_are_grouped_by_function_and_error_and_found_by_job_id(
+    page: Page, live_api: str, job_queue: JobQueue, sink: httpx.AsyncClient, worker: WorkerProcess
+) -> None:
+    failed = await _dead_letters(job_queue, sink, 3)
+    await log_in(page, live_api)
+    group = page.locator("#failure-groups tbody tr")
+    await expect(group.locator("td.count")).to_have_text("3")
+    await expect(group.locator("td.function")).to_have_text("send_welcome_email")
+    await expect(group.locator("td.error-type")).to_have_text("HTTPStatusError")
+
+    await page.fill("#failure-job-id", failed[0][:12])
+    await page.click("#failure-search button[type=submit]")
+
+    await expect(group.locator("td.example")).to_contain_text(failed[0])
+
+
+async def test_the_chart_shows_the_minutes_before_the_page_opened(
+    page: Page, live_api: str, redis_client: redis.asyncio.Redis
+) -> None:
+    await wait_for(lambda: _at_least(redis_client, 5), what="five throughput samples in Redis")
+    opened_ms = time.time() * 1000
+
+    await log_in(page, live_api)
+
+    chart = page.locator("#chart")
+    assert int(await chart.get_attribute("data-points") or 0) >= 5
+    assert float(await chart.get_attribute("data-from") or opened_ms) <= opened_ms - 600
+
+
+async def _at_least(redis_client: redis.asyncio.Redis, count: int) -> bool:
+    return bool(await redis_client.zcard(keys.THROUGHPUT) >= count)

@@ -1,5 +1,5 @@
 """The dashboard's queue and dead-letter controls in a real headless Chromium: pause and resume a queue,
-discard a dead letter. The browser, server and page fixtures are those of test_dashboard_browser.py."""
+discard a dead letter. The browser, server and page fixtures are in tests/api/conftest.py."""
 
 from __future__ import annotations
 
@@ -9,19 +9,15 @@ from playwright.async_api import Page, expect
 from jobs.core import JobQueue, QueueAdmin
 from jobs.email import send_welcome_email
 from settings import Settings
-from tests.api import test_dashboard_browser as shared
+from tests.api.conftest import log_in, screenshot
 from tests.support import WorkerProcess
-
-# The same browser (one per session), API server and fresh page as the dashboard's own browser tests.
-browser, live_api, page = shared.browser, shared.live_api, shared.page
-_log_in, _screenshot = shared._log_in, shared._screenshot
 
 
 async def test_a_queue_is_paused_and_resumed_with_its_button(
     page: Page, live_api: str, job_queue: JobQueue
 ) -> None:
     admin = QueueAdmin(job_queue)
-    await _log_in(page, live_api)
+    await log_in(page, live_api)
     row = page.locator('#queues tr[data-queue="arq:queue:bulk"]')
     await expect(row.locator("td.state")).to_have_text("running")
 
@@ -29,7 +25,7 @@ async def test_a_queue_is_paused_and_resumed_with_its_button(
 
     await expect(row.locator("td.state")).to_have_text("paused")
     assert {q.priority: q.paused for q in await admin.overview()}["bulk"] is True
-    await _screenshot(page, "dashboard-queue-paused.png")
+    await screenshot(page, "dashboard-queue-paused.png")
     await row.locator("button.pause").click()
     await expect(row.locator("td.state")).to_have_text("running")
     assert {q.priority: q.paused for q in await admin.overview()}["bulk"] is False
@@ -45,7 +41,7 @@ async def test_a_dead_letter_is_discarded_by_clicking_and_confirming(
 ) -> None:
     await sink.post("/_control/fail", json={"status": 400, "times": 1})
     failed = await job_queue.enqueue(send_welcome_email, email="ada@example.com", name="Ada")
-    await _log_in(page, live_api)
+    await log_in(page, live_api)
     row = page.locator(f'#dead-letters tr[data-job-id="{failed.job_id}"]')
     await expect(row).to_be_visible()
 

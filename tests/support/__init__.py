@@ -10,7 +10,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -106,6 +107,43 @@ class WorkerProcess:
         self.signal(signal.SIGKILL)
         if self.process is not None:
             self.process.wait()
+
+
+@contextmanager
+def serve_api(settings: Settings, log_path: Path, **env: str) -> Iterator[str]:
+    """The API as `uvicorn api.main:app` on a free port (a browser or a stream needs a real HTTP server);
+    yields its URL once it answers `/healthz`."""
+    from devtools.redis_server import free_port
+
+    port = free_port()
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env={**settings_env(settings), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client() as client:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "uvicorn exited during startup"
+            try:
+                if client.get(url + "/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)  # poll again: not listening yet
+    raise AssertionError(f"{url} did not start serving within {timeout} s")
 
 
 Sample = tuple[str, frozenset[tuple[str, str]]]

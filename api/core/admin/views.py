@@ -12,7 +12,9 @@ from fastapi import APIRouter, Query
 from api.core.deps import AdminDep, QueueAdminDep
 from api.core.schemas import JobId
 from jobs.core.admin import JobDetail
+from jobs.core.failure_groups import FailureGroupPage
 from jobs.core.overview import DeadLetterWindow, FinishedStatus, RecentPage, WorkerInfo
+from jobs.core.throughput import Sample
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
 
@@ -47,3 +49,21 @@ async def dead_letter_window(
 ) -> DeadLetterWindow:
     """What a replay of that window would replay: the count, and the newest `limit` letters."""
     return await admin.dead_letter_window(since_seconds, limit)
+
+
+@router.get("/failures")
+async def failure_groups(
+    admin: QueueAdminDep,
+    limit: Limit = 20,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    job_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+) -> FailureGroupPage:
+    """Final failures grouped by function and error type (count, first and last seen, one example),
+    the most recently seen first; `job_id` finds the group(s) of the jobs whose id contains it."""
+    return await admin.failure_groups(limit, offset, job_id)
+
+
+@router.get("/throughput")
+async def throughput(admin: QueueAdminDep) -> list[Sample]:
+    """The last `DASHBOARD_HISTORY_SECONDS` of queue depth and job counters, one point per interval."""
+    return await admin.throughput()

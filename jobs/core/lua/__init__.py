@@ -8,6 +8,7 @@
 | `cap_claims.lua` | `internals/claims.py` | caps the claims a killed worker left on due jobs |
 | `sliding_window.lua` | `sliding_window.py` | one rate-limit decision (API and `throttle`) |
 | `lease_acquire.lua`, `lease_renew.lua` | `capacity.py` | `concurrency_slot` leases |
+| `sample.lua` | `throughput.py` | one point of the dashboard's throughput history per interval |
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@
 const SPAN_MS = 5 * 60 * 1000;
 const history = []; // {t, depth, done, failed}: what the chart shows
 let previous = null; // the last snapshot, to turn counters into rates
+const failures = { offset: 0, limit: 10, jobId: "", seen: null }; // the grouped failures' page and search
+const ERROR_CHARS = 160; // an error's first line, cut there; the whole text is in the cell's title
 const tracked = new Map(); // new job id -> its row in "Replayed"
 
 const $ = (id) => document.getElementById(id);
@@ -48,8 +50,22 @@ function jobLink(jobId) {
   return td;
 }
 
-function errorText(error) {
+function fullErrorText(error) {
   return error ? `${error.type}: ${error.message}` : "";
+}
+
+// httpx and friends add lines such as "For more information check: ...": a table shows the first line.
+function errorText(error) {
+  if (!error) return "";
+  const line = String(error.message).split("\n", 1)[0].trim();
+  const short = line.length > ERROR_CHARS ? `${line.slice(0, ERROR_CHARS - 1)}…` : line;
+  return `${error.type}: ${short}`;
+}
+
+function errorCell(error) {
+  const td = cell(errorText(error), "error");
+  td.title = fullErrorText(error);
+  return td;
 }
 
 async function api(path, options = {}) {
@@ -79,11 +95,7 @@ function render(snapshot) {
   $("throughput").textContent = done.toFixed(1);
   history.push({ t: snapshot.at_ms, depth: sum("queued"), done, failed });
   while (history.length && history[0].t < snapshot.at_ms - SPAN_MS) history.shift();
-  window.drawChart($("chart"), history, [
-    { key: "depth", color: "#2563eb" },
-    { key: "done", color: "#15803d" },
-    { key: "failed", color: "#b42318" },
-  ], SPAN_MS);
+  drawHistory();
 
   fillTable("queues", snapshot.queues.map((q) => {
     const tr = document.createElement("tr");
@@ -100,12 +112,12 @@ function render(snapshot) {
     return tr;
   }), 6, "no live worker");
 
-  fillTable("failures", snapshot.recent_failures.map((job) => {
-    const tr = document.createElement("tr");
-    tr.append(jobLink(job.job_id), cell(job.function), cell(job.try), cell(errorText(job.error), "error"),
-      cell(ago(job.finished_at_ms)));
-    return tr;
-  }), 5, "no recent failure");
+  const newest = snapshot.recent_failures[0];
+  const seen = newest ? `${newest.job_id}@${newest.finished_at_ms}` : "";
+  if (seen !== failures.seen) { // a new failure: the groups changed
+    failures.seen = seen;
+    loadFailureGroups();
+  }
 
   fillTable("dead-letters", snapshot.dead_letters.map((letter) => {
     const tr = document.createElement("tr");
@@ -118,10 +130,77 @@ function render(snapshot) {
     button.addEventListener("click", () => confirmReplayOne(letter));
     action.append(button, discardButton(letter));
     tr.append(jobLink(letter.job_id), cell(letter.function),
-      cell(JSON.stringify({ args: letter.args, kwargs: letter.keyword_args })),
-      cell(errorText(letter.error), "error"), cell(letter.tries), cell(ago(letter.failed_at_ms)), action);
+      argsCell({ args: letter.args, kwargs: letter.keyword_args }),
+      errorCell(letter.error), cell(letter.tries), cell(ago(letter.failed_at_ms)), action);
     return tr;
   }), 7, "no dead letters");
+}
+
+function argsCell(value) {
+  const text = JSON.stringify(value);
+  const td = cell(text, "args clip");
+  td.title = text;
+  return td;
+}
+
+function drawHistory() {
+  const chart = $("chart");
+  window.drawChart(chart, history, [
+    { key: "depth", color: "#2563eb" },
+    { key: "done", color: "#15803d" },
+    { key: "failed", color: "#b42318" },
+  ], SPAN_MS);
+  chart.dataset.points = String(history.length);
+  chart.dataset.from = history.length ? String(history[0].t) : "";
+}
+
+// The minutes before the page opened, from the samples the API keeps in Redis (/admin/throughput).
+async function loadHistory() {
+  const samples = await api("/admin/throughput");
+  let before = null;
+  for (const sample of samples) {
+    const seconds = before ? Math.max(0.001, (sample.at_ms - before.at_ms) / 1000) : 1;
+    const rate = (key) => (before ? Math.max(0, sample[key] - before[key]) / seconds : 0);
+    history.push({ t: sample.at_ms, depth: sample.queued, done: rate("completed"), failed: rate("failed") });
+    before = sample;
+  }
+  if (before) previous = { at_ms: before.at_ms, totals: { jobs_completed: before.completed, jobs_failed: before.failed } };
+  drawHistory();
+}
+
+function groupRow(group) {
+  const tr = document.createElement("tr");
+  const example = document.createElement("td");
+  example.className = "example";
+  const link = jobLink(group.example.job_id).firstChild;
+  const message = document.createElement("div");
+  message.className = "error";
+  message.textContent = errorText(group.example.error);
+  message.title = fullErrorText(group.example.error);
+  example.append(link, message);
+  tr.append(cell(group.function, "function"), cell(group.error_type, "error-type"), cell(group.count, "count"),
+    cell(ago(group.first_seen_ms)), cell(ago(group.last_seen_ms)), example);
+  return tr;
+}
+
+async function loadFailureGroups() {
+  const params = new URLSearchParams({ limit: failures.limit, offset: failures.offset });
+  if (failures.jobId) params.set("job_id", failures.jobId);
+  try {
+    const page = await api(`/admin/failures?${params}`);
+    fillTable("failure-groups", page.items.map(groupRow), 6, failures.jobId ? "no failure of such a job" : "no failure");
+    const last = Math.min(page.total, page.offset + page.items.length);
+    $("failures-page").textContent = page.total ? `${page.offset + 1}–${last} of ${page.total}` : "";
+    $("failures-newer").disabled = page.offset === 0;
+    $("failures-older").disabled = last >= page.total;
+  } catch (error) {
+    $("failures-page").textContent = String(error.message);
+  }
+}
+
+function pageFailures(step) {
+  failures.offset = Math.max(0, failures.offset + step * failures.limit);
+  loadFailureGroups();
 }
 
 function confirm(title, summary, items, action = "Replay") {
@@ -259,10 +338,18 @@ function connect() {
 }
 
 $("window-form").addEventListener("submit", confirmReplayWindow);
+$("failure-search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  failures.jobId = $("failure-job-id").value.trim();
+  failures.offset = 0;
+  loadFailureGroups();
+});
+$("failures-newer").addEventListener("click", () => pageFailures(-1));
+$("failures-older").addEventListener("click", () => pageFailures(1));
 $("sign-out").addEventListener("click", async () => {
   await fetch("/admin/session", { method: "DELETE", credentials: "same-origin" });
   window.location.reload();
 });
 $("chart-minutes").textContent = String(SPAN_MS / 60000);
 setInterval(refreshTracked, 1000);
-connect();
+loadHistory().catch(() => {}).finally(connect); // the chart's past first, then the live points after it
