@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio
 
 from api.core.openapi import ErrorBody
 from api.main import create_app
@@ -16,6 +17,7 @@ ERROR_MODEL = {"$ref": "#/components/schemas/ErrorBody"}
 RATE_LIMIT = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 CHARGE = {"amount_cents": 100, "currency": "EUR"}
+SIGNUP = {"email": "ada@example.com", "name": "Ada"}
 
 EXPECTED = [
     ("post", "/signup", {202, 400, 413, 422, 429, 503}),
@@ -92,3 +94,22 @@ async def test_a_reused_idempotency_key_answers_422_in_the_documented_shape(api:
         body = ErrorBody.model_validate(response.json())
         assert isinstance(body.detail, list)
         assert {"loc", "msg", "type"} <= set(response.json()["detail"][0])
+
+
+async def test_the_headers_a_producer_sends_are_the_documented_ones(
+    document: dict[str, Any], settings: Settings, redis_client: redis.asyncio.Redis
+) -> None:
+    """`redis_client` empties the suite's Redis first: the window starts fresh."""
+    limited = settings.model_copy(update={"rate_limit_enabled": True, "rate_limit_signup": "1/minute"})
+    app = create_app(limited)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            admitted = await client.post("/signup", json=SIGNUP)
+            refused = await client.post("/signup", json=SIGNUP)
+    responses = _responses(document, "post", "/signup")
+
+    assert (admitted.status_code, refused.status_code) == (202, 429)
+    assert {name.lower() for name in responses["202"]["headers"]} <= set(admitted.headers)
+    assert {name.lower() for name in responses["429"]["headers"]} <= set(refused.headers)
+    ErrorBody.model_validate(refused.json())
