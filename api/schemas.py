@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field, StringConstraints
 
-from api.core.schemas import StrictBody
+from api.core.schemas import MAX_SAFE_INTEGER, StrictBody
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
@@ -17,7 +17,7 @@ class SignupIn(StrictBody):
 
 
 class ReportIn(StrictBody):
-    user_id: int = Field(gt=0)
+    user_id: int = Field(gt=0, le=MAX_SAFE_INTEGER)
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"], description="YYYY-MM")
 
 

@@ -9,11 +9,12 @@ each event carries `id: <fingerprint>` so a browser's automatic reconnect sends 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Header, HTTPException, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from api.core.openapi import JOB_STATUS, Responses, event_stream
 from jobs.core import JobQueue, QueueUnavailable, watch
 from settings import Settings
 
@@ -23,11 +24,12 @@ UNAVAILABLE = 'event: unavailable\ndata: {"detail": "the job queue is unavailabl
 
 LastEventId = Annotated[str | None, Header(max_length=64, description="the last event `id` you received")]
 
-OPENAPI: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/event-stream": {}}, "description": "one event per change of the job's status"},
-    204: {"description": "`Last-Event-ID` is the job's final status: nothing more will come"},
-    404: {"description": "no such job"},
-    503: {"description": "too many open streams on this process, or the queue is unavailable"},
+OPENAPI: Responses = {
+    **JOB_STATUS,
+    **event_stream(
+        "One event per change of the job's status or progress, each the JSON of `GET /jobs/{id}`."
+    ),
+    204: {"description": "`Last-Event-ID` is the job's final status: nothing more will come."},
 }
 
 

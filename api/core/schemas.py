@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobs.core import Enqueued
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9:._-]{1,128}$"
+# The largest integer every JSON reader holds exactly (JavaScript's numbers are doubles): bound integer
+# fields by it, or by a smaller domain bound, so a value the queue or a client cannot carry is a 422.
+MAX_SAFE_INTEGER = 2**53 - 1
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="A job id as returned by a producer.")]
 
 

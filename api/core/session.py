@@ -21,13 +21,18 @@ _VERSION = "v1"
 
 
 def token_matches(settings: Settings, given: str) -> bool:
-    """The admin token, compared in constant time; an empty token matches nothing."""
-    expected = settings.admin_token.get_secret_value().encode()
-    return bool(expected) and secrets.compare_digest(given.encode(), expected)
+    """The admin token, compared in constant time; an empty token matches nothing. Compared as bytes that
+    any str encodes to (a lone surrogate too, as JSON can carry one), so an odd token is a no, never a 500."""
+    expected = _utf8(settings.admin_token.get_secret_value())
+    return bool(expected) and secrets.compare_digest(_utf8(given), expected)
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _key(settings: Settings) -> bytes:
-    token = settings.admin_token.get_secret_value().encode()
+    token = _utf8(settings.admin_token.get_secret_value())
     return hmac.new(token, b"fastapi-arq-template admin session", hashlib.sha256).digest()
 
 
@@ -41,8 +46,9 @@ def issue(settings: Settings) -> str:
 
 
 def is_valid(settings: Settings, cookie: str | None) -> bool:
-    """Signed with the current token and not expired. A token that is empty never validates a session."""
-    if not cookie or not settings.admin_token.get_secret_value():
+    """Signed with the current token and not expired. A token that is empty never validates a session;
+    a cookie not of our form (any byte a browser or a client sends) is no session, never a 500."""
+    if not cookie or not cookie.isascii() or not settings.admin_token.get_secret_value():
         return False
     payload, _, signature = cookie.rpartition(".")
     version, _, rest = payload.partition(".")

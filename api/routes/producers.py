@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Response, status
 
 from api.core.deps import QueueDep
+from api.core.openapi import PRODUCER
 from api.core.rate_limit import RateLimit
 from api.core.schemas import Accepted, accepted
 from api.schemas import ChargeIn, ReportIn, SignupIn
@@ -14,7 +15,7 @@ from jobs.email import send_welcome_email
 from jobs.payments import charge_payment
 from jobs.reports import generate_report
 
-router = APIRouter(tags=["producers"])
+router = APIRouter(tags=["producers"], responses=PRODUCER)
 
 IdempotencyKey = Annotated[
     str, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")

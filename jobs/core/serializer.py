@@ -1,23 +1,42 @@
 """JSON (orjson) in place of arq's default pickle, for jobs and results.
 
 With pickle, anyone who can write to Redis can run code in every worker and API process. JSON cannot
-carry code; an exception result is stored as its type and message only.
+carry code; an exception result is stored as its type and a safe message only.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import httpx
 import orjson
 
+from jobs.core.retry import PermanentError, TransientError
+
 EXCEPTION_MARKER = "__exception__"
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 META_KWARG = "_meta"  # reserved job kwarg carrying the enqueuer's context (request id, replay link)
 
 
 def exception_record(exc: BaseException) -> dict[str, Any]:
-    """What is kept of an exception: its type and message, never its traceback."""
-    message = str(exc) or ("job timed out" if isinstance(exc, TimeoutError) else "")
-    return {EXCEPTION_MARKER: True, "type": type(exc).__name__, "message": message}
+    """What a result keeps of an exception, shown on the public job status: its type and a safe message,
+    never its traceback. The full message stays with the admin: in each try's history and the dead
+    letter's traceback (jobs/core/history.py, jobs/core/dead_letters.py)."""
+    return {EXCEPTION_MARKER: True, "type": type(exc).__name__, "message": public_message(exc)}
+
+
+def public_message(exc: BaseException) -> str:
+    """httpx's messages name the URL, and a URL can carry credentials: an HTTP error says its status
+    only, a transport error its class. A `PermanentError` or `TransientError` keeps the message the
+    job's author wrote for it; any other message keeps its text with every URL in it masked."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code} from the downstream service"
+    if isinstance(exc, httpx.HTTPError):
+        return f"{type(exc).__name__} talking to the downstream service"
+    if isinstance(exc, PermanentError | TransientError):
+        return str(exc)
+    return _URL.sub("<url>", str(exc)) or ("job timed out" if isinstance(exc, TimeoutError) else "")
 
 
 def _encode_other(value: Any) -> Any:

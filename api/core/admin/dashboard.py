@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from api.core import session
 from api.core.deps import AdminDep, QueueAdminDep, SettingsDep, is_admin
+from api.core.openapi import UNAUTHORIZED, WITH_BODY, event_stream
 from jobs.core import QueueUnavailable
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -49,7 +50,7 @@ async def dashboard(authenticated: Annotated[bool, Depends(is_admin)]) -> FileRe
     return FileResponse(STATIC_DIR / page, media_type="text/html", headers=PAGE_HEADERS)
 
 
-@router.post("/session", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/session", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED | WITH_BODY)
 async def log_in(body: Login, response: Response, settings: SettingsDep) -> None:
     """Trade the admin token for a signed, HttpOnly session cookie (the token never goes in a URL)."""
     if not session.token_matches(settings, body.token):
@@ -62,7 +63,12 @@ async def log_out(response: Response) -> None:
     session.clear_cookie(response)
 
 
-@router.get("/events", dependencies=[AdminDep])
+@router.get(
+    "/events",
+    dependencies=[AdminDep],
+    response_class=StreamingResponse,
+    responses=event_stream("A `snapshot` event per refresh.") | UNAUTHORIZED,
+)
 async def events(request: Request, admin: QueueAdminDep, settings: SettingsDep) -> StreamingResponse:
     """Server-sent events: a `snapshot` every `DASHBOARD_REFRESH_SECONDS` while the page is open."""
 

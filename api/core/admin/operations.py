@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from api.core.deps import AdminDep, QueueAdminDep
+from api.core.openapi import ADMIN, INVALID, NOT_FOUND, WITH_BODY
 from api.core.schemas import JobId, ReplayAccepted, Replayed, ReplayWindow
 from jobs.core.admin import QueueOverview
 from jobs.core.dead_letters import CURSOR_PATTERN, DeadLetterPage
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=ADMIN)
 
 QueueName = Annotated[str, Path(description="`default`, `critical` or `bulk` (anything else is a 404).")]
 
@@ -22,18 +23,18 @@ async def queues(admin: QueueAdminDep) -> list[QueueOverview]:
     return await admin.overview()
 
 
-@router.post("/queues/{name}/pause", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/queues/{name}/pause", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | INVALID)
 async def pause(name: QueueName, admin: QueueAdminDep) -> None:
     """Its workers take no new job (running ones finish); enqueues still answer 202 `queued`."""
     await admin.pause(name)
 
 
-@router.post("/queues/{name}/resume", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/queues/{name}/resume", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | INVALID)
 async def resume(name: QueueName, admin: QueueAdminDep) -> None:
     await admin.resume(name)
 
 
-@router.get("/dead-letters")
+@router.get("/dead-letters", responses=INVALID)
 async def list_dead_letters(
     admin: QueueAdminDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -42,13 +43,15 @@ async def list_dead_letters(
     return await admin.dead_letters(limit, cursor)
 
 
-@router.post("/dead-letters/replay", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/dead-letters/replay", status_code=status.HTTP_202_ACCEPTED, responses=WITH_BODY)
 async def replay_window(body: ReplayWindow, admin: QueueAdminDep) -> Replayed:
     replayed = await admin.replay_since(body.since_seconds)
     return Replayed(count=len(replayed), job_ids=[job.job_id for job in replayed])
 
 
-@router.post("/dead-letters/{job_id}/replay", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/dead-letters/{job_id}/replay", status_code=status.HTTP_202_ACCEPTED, responses=NOT_FOUND | INVALID
+)
 async def replay_one(job_id: JobId, admin: QueueAdminDep) -> ReplayAccepted:
     job = await admin.replay(job_id)
     return ReplayAccepted(
@@ -56,7 +59,9 @@ async def replay_one(job_id: JobId, admin: QueueAdminDep) -> ReplayAccepted:
     )
 
 
-@router.delete("/dead-letters/{job_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/dead-letters/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | INVALID
+)
 async def discard(job_id: JobId, admin: QueueAdminDep) -> None:
     """Drop one dead letter for good; it is not replayed."""
     await admin.discard(job_id)

@@ -10,13 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.core.deps import AdminDep, QueueAdminDep
+from api.core.openapi import ADMIN, INVALID, NOT_FOUND
 from api.core.schemas import JobId
 from jobs.core.admin import JobDetail
 from jobs.core.failure_groups import FailureGroupPage
 from jobs.core.overview import DeadLetterWindow, FinishedStatus, RecentPage, WorkerInfo
 from jobs.core.throughput import Sample
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=ADMIN)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(pattern=r"^\d{1,16}$")]
@@ -28,7 +29,7 @@ async def workers(admin: QueueAdminDep) -> list[WorkerInfo]:
     return await admin.workers()
 
 
-@router.get("/jobs")
+@router.get("/jobs", responses=INVALID)
 async def recent_jobs(
     admin: QueueAdminDep, status: FinishedStatus = "failed", limit: Limit = 50, cursor: Cursor = None
 ) -> RecentPage:
@@ -36,12 +37,12 @@ async def recent_jobs(
     return await admin.recent(status, limit, cursor)
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=NOT_FOUND | INVALID)
 async def job_detail(job_id: JobId, admin: QueueAdminDep) -> JobDetail:
     return await admin.job_detail(job_id)
 
 
-@router.get("/dead-letters/window")
+@router.get("/dead-letters/window", responses=INVALID)
 async def dead_letter_window(
     admin: QueueAdminDep,
     since_seconds: Annotated[int, Query(gt=0, le=90 * 86_400)],

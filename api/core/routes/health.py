@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.core.deps import QueueDep
+from api.core.openapi import READINESS
 
 router = APIRouter(tags=["health"])
 
@@ -16,7 +17,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses=READINESS)
 async def readyz(queue: QueueDep) -> JSONResponse:
     """Ready when Redis answers and at least one worker's heartbeat is fresh; else 503 with the reasons."""
     readiness = await queue.readiness()

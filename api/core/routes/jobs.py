@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.core.deps import QueueDep, SettingsDep
 from api.core.events import OPENAPI, JobEventStreams, LastEventId, get_job_streams
+from api.core.openapi import JOB_ABORT, JOB_STATUS
 from api.core.rate_limit import RateLimit
 from api.core.schemas import AbortRequested, JobId
 from jobs.core import watch
@@ -19,7 +20,7 @@ WaitSeconds = Annotated[float, Query(ge=0, le=30, description="long poll: answer
 JobStreamsDep = Annotated[JobEventStreams, Depends(get_job_streams)]
 
 
-@router.get("/{job_id}", dependencies=[RateLimit("status")])
+@router.get("/{job_id}", dependencies=[RateLimit("status")], responses=JOB_STATUS)
 async def get_job(job_id: JobId, queue: QueueDep, settings: SettingsDep, wait: WaitSeconds = 0) -> JobStatus:
     """With `wait=N`: answers as soon as the status differs from what it was when asked, else after N s."""
     if not wait:
@@ -39,7 +40,12 @@ async def job_events(
     return await streams.respond(queue, job_id, last_event_id)
 
 
-@router.delete("/{job_id}", status_code=status.HTTP_202_ACCEPTED, dependencies=[RateLimit("producers")])
+@router.delete(
+    "/{job_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[RateLimit("producers")],
+    responses=JOB_ABORT,
+)
 async def abort_job(job_id: JobId, queue: QueueDep) -> AbortRequested:
     """202 while queued or running (a running job is cancelled cooperatively), 409 once finished."""
     await queue.abort(job_id)
