@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from jobs.core import keys
 
@@ -34,11 +35,21 @@ class DeadLetterPage(BaseModel):
 async def record(redis: Redis, letter: DeadLetter, max_kept: int) -> None:
     """Add a final failure; the oldest letters beyond `max_kept` are dropped."""
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.DEAD_LETTER_DATA, letter.job_id, letter.model_dump_json())
-        pipe.zadd(keys.dead_letters_of(letter.queue), {letter.job_id: letter.failed_at_ms})
-        pipe.zadd(keys.DEAD_LETTERS, {letter.job_id: letter.failed_at_ms})
-        pipe.zcard(keys.DEAD_LETTERS)
-        *_, size = await pipe.execute()
+        add_to(pipe, letter)
+        await pipe.execute()
+    await trim(redis, max_kept)
+
+
+def add_to(pipe: Pipeline, letter: DeadLetter) -> None:
+    """Queue the writes of one letter on `pipe`, e.g. in the transaction that stores the job's result."""
+    pipe.hset(keys.DEAD_LETTER_DATA, letter.job_id, letter.model_dump_json())
+    pipe.zadd(keys.dead_letters_of(letter.queue), {letter.job_id: letter.failed_at_ms})
+    pipe.zadd(keys.DEAD_LETTERS, {letter.job_id: letter.failed_at_ms})
+
+
+async def trim(redis: Redis, max_kept: int) -> None:
+    """Drop the oldest letters beyond `max_kept`."""
+    size = await redis.zcard(keys.DEAD_LETTERS)
     if size > max_kept:
         oldest = await redis.zrange(keys.DEAD_LETTERS, 0, size - max_kept - 1)
         await _remove(redis, *(raw.decode() for raw in oldest))

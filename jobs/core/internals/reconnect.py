@@ -83,9 +83,12 @@ class WatchSafePipeline(Pipeline):
 
 
 class ResilientArqRedis(ArqRedis):
+    # How `pipeline()` builds its pipelines; the worker's result tap puts its own (result_tap.py).
+    pipeline_factory: Callable[..., WatchSafePipeline] = WatchSafePipeline
+
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         run: Callable[..., Awaitable[Any]] = super().execute_command
         return await reconnecting(lambda: run(*args, **options))
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> WatchSafePipeline:
-        return WatchSafePipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+        return self.pipeline_factory(self.connection_pool, self.response_callbacks, transaction, shard_hint)
