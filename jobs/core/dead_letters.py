@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from jobs.core import keys
+from jobs.core import keys, records
 
 
 class DeadLetter(BaseModel):
@@ -75,7 +75,15 @@ def _queue_of(raw: bytes) -> str:
 
 async def get(redis: Redis, job_id: str) -> DeadLetter | None:
     raw = await redis.hget(keys.DEAD_LETTER_DATA, job_id)  # type: ignore[misc]  # redis-py's union type
-    return None if raw is None else DeadLetter.model_validate_json(raw)
+    return None if raw is None else records.model_or_none(DeadLetter, raw, keys.DEAD_LETTER_DATA)
+
+
+def parse_all(raws: list[bytes | None]) -> list[DeadLetter]:
+    """The letters among `raws` (HMGET replies); a missing or malformed one is skipped (and logged)."""
+    letters = (
+        records.model_or_none(DeadLetter, raw, keys.DEAD_LETTER_DATA) for raw in raws if raw is not None
+    )
+    return [letter for letter in letters if letter is not None]
 
 
 CURSOR_PATTERN = r"^\d{1,16}-\d{1,9}$"
@@ -90,7 +98,7 @@ async def page(redis: Redis, limit: int, cursor: str | None) -> DeadLetterPage:
     )
     shown = rows[:limit]
     raws = await redis.hmget(keys.DEAD_LETTER_DATA, [m for m, _ in shown]) if shown else []  # type: ignore[misc]
-    items = [DeadLetter.model_validate_json(raw) for raw in raws if raw is not None]
+    items = parse_all(raws)
     next_cursor = None
     if len(rows) > limit:
         last = int(shown[-1][1])
