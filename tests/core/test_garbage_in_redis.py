@@ -197,6 +197,7 @@ async def test_the_dashboard_snapshot_skips_a_malformed_dead_letter(
     await redis_client.zadd(keys.WORKERS, {"w-1": time.time()})
     await redis_client.set(keys.worker_heartbeat("w-1"), b"garbage")
     await redis_client.zadd(keys.recent_jobs("failed"), {b"garbage": NOW_MS})
+    await redis_client.hset(keys.METRICS, mapping={"not json": "1", '["jobs_started_total"]': "many"})  # type: ignore[misc]
 
     snapshot = await QueueAdmin(job_queue).snapshot()
 
