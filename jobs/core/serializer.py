@@ -38,7 +38,7 @@ class MalformedPayload(ValueError):
 
 # The fields arq reads from every job and every result, with the types its worker computes with: a list
 # `f` is an unhashable dict key and a string `et` breaks arithmetic, outside arq's own error handling.
-# Times (ms) stay within what `datetime` can hold (year 9999), `t` is None only before the first try.
+# Times (ms) stay within what `datetime` can hold (year 9999); `t` is None only in a job never tried.
 _MAX_MS = 253_402_300_799_999
 _REQUIRED: dict[str, tuple[type, ...]] = {"f": (str,), "a": (list,), "k": (dict,), "t": (int, type(None))}
 _TIMES = ("et", "st", "ft")  # et in every payload, st/ft in results
@@ -57,6 +57,8 @@ def deserialize(raw: bytes) -> dict[str, Any]:
         _check(value, name, types, required=True)
     for name, types in _OPTIONAL.items():
         _check(value, name, types, required=False)
+    if "s" in value and value["t"] is None:
+        raise MalformedPayload("a result's field 't' must be an integer")
     for name in _TIMES:
         _check(value, name, (int,), required=name == "et")
         if name in value and not 0 <= value[name] <= _MAX_MS:

@@ -119,8 +119,9 @@ async def test_status_with_garbage_in_the_job_meta_ignores_it(
         },
         {"t": 1, "f": "x", "a": [], "k": {}, "et": 1, "s": True, "r": 1, "st": 1, "ft": 2, "q": 5, "id": "j"},
         {"t": 1, "f": "x", "a": [], "k": {}, "et": 1, "s": True, "r": 1, "st": "then", "ft": 2},
+        {"t": None, "f": "x", "a": [], "k": {}, "et": 1, "s": True, "r": 1, "st": 1, "ft": 2},
     ],
-    ids=["try", "success", "queue", "start time"],
+    ids=["try", "success", "queue", "start time", "no try"],
 )
 async def test_status_of_a_result_with_wrong_field_types_says_unreadable(
     api: httpx.AsyncClient, redis_client: redis.asyncio.Redis, result: dict[str, object]

@@ -13,6 +13,7 @@ from arq.utils import ms_to_datetime, timestamp_ms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobs.core.internals.layout import read_job, read_result
 from jobs.core.serializer import deserialize
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
@@ -30,6 +31,21 @@ well_typed = st.fixed_dictionaries(
         "k": st.dictionaries(st.text(), scalars, max_size=3),
     },
     optional={"t": st.none() | st.integers(), "et": st.integers()},
+)
+
+well_typed_results = st.fixed_dictionaries(
+    {
+        "f": st.text(),
+        "a": st.lists(scalars, max_size=3),
+        "k": st.dictionaries(st.text(), scalars, max_size=3),
+        "t": st.none() | st.integers(),
+        "et": st.integers(),
+        "s": st.booleans(),
+        "r": json_values,
+        "st": st.integers(),
+        "ft": st.integers(),
+    },
+    optional={"q": st.text() | st.integers(), "id": st.text()},
 )
 
 
@@ -58,3 +74,20 @@ def test_any_json_decodes_to_a_runnable_job_or_the_one_error_arq_handles(value: 
 @given(st.binary(max_size=64))
 def test_any_bytes_decode_to_a_runnable_job_or_the_one_error_arq_handles(raw: bytes) -> None:
     _runs_like_arq(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values | payloads | well_typed | well_typed_results)
+def test_the_api_reads_any_json_as_a_job_and_a_result_or_as_unreadable(value: Any) -> None:
+    """`GET /jobs/{id}` reads the same keys through arq's `deserialize_job` / `deserialize_result`."""
+    raw = json.dumps(value).encode()
+    job, result = read_job(raw), read_result(raw)
+
+    if job is not None:
+        assert isinstance(job.function, str)
+        job.enqueue_time.isoformat()
+    if result is not None:
+        assert isinstance(result.function, str)
+        assert isinstance(result.queue_name, str)
+        assert isinstance(result.job_try, int)
+        result.finish_time.isoformat()
