@@ -55,3 +55,18 @@ async def test_a_worker_killed_right_after_a_final_failure_has_stored_its_dead_l
 
     assert await redis_client.hexists(keys.DEAD_LETTER_DATA, "poison")  # type: ignore[misc]
     assert await redis_client.zscore(keys.DEAD_LETTERS, "poison") is not None
+
+
+async def test_a_job_queued_with_a_score_of_minus_infinity_runs_and_the_worker_goes_on(
+    api: httpx.AsyncClient, worker: WorkerProcess, redis_client: redis.asyncio.Redis
+) -> None:
+    """arq turns the score into an int before running the job: -inf would end the worker, every time."""
+    payload = b'{"f":"send_welcome_email","a":[],"k":{"email":"a@example.com","name":"A"},"t":null,"et":%d}'
+    await redis_client.set(keys.job("minus-inf"), payload % ENQUEUED_MS, px=600_000)
+    await redis_client.zadd(keys.ARQ_DEFAULT_QUEUE, {"minus-inf": float("-inf")})
+
+    done = await wait_for_status(api, "minus-inf", {"complete", "failed"})
+
+    assert done["status"] == "complete"
+    assert worker.process is not None
+    assert worker.process.poll() is None
