@@ -8,8 +8,9 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
-from jobs.core import keys
+from jobs.core import keys, records
 
 
 class DeadLetter(BaseModel):
@@ -34,11 +35,21 @@ class DeadLetterPage(BaseModel):
 async def record(redis: Redis, letter: DeadLetter, max_kept: int) -> None:
     """Add a final failure; the oldest letters beyond `max_kept` are dropped."""
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.DEAD_LETTER_DATA, letter.job_id, letter.model_dump_json())
-        pipe.zadd(keys.dead_letters_of(letter.queue), {letter.job_id: letter.failed_at_ms})
-        pipe.zadd(keys.DEAD_LETTERS, {letter.job_id: letter.failed_at_ms})
-        pipe.zcard(keys.DEAD_LETTERS)
-        *_, size = await pipe.execute()
+        add_to(pipe, letter)
+        await pipe.execute()
+    await trim(redis, max_kept)
+
+
+def add_to(pipe: Pipeline, letter: DeadLetter) -> None:
+    """Queue the writes of one letter on `pipe`, e.g. in the transaction that stores the job's result."""
+    pipe.hset(keys.DEAD_LETTER_DATA, letter.job_id, letter.model_dump_json())
+    pipe.zadd(keys.dead_letters_of(letter.queue), {letter.job_id: letter.failed_at_ms})
+    pipe.zadd(keys.DEAD_LETTERS, {letter.job_id: letter.failed_at_ms})
+
+
+async def trim(redis: Redis, max_kept: int) -> None:
+    """Drop the oldest letters beyond `max_kept`."""
+    size = await redis.zcard(keys.DEAD_LETTERS)
     if size > max_kept:
         oldest = await redis.zrange(keys.DEAD_LETTERS, 0, size - max_kept - 1)
         await _remove(redis, *(raw.decode() for raw in oldest))
@@ -64,7 +75,15 @@ def _queue_of(raw: bytes) -> str:
 
 async def get(redis: Redis, job_id: str) -> DeadLetter | None:
     raw = await redis.hget(keys.DEAD_LETTER_DATA, job_id)  # type: ignore[misc]  # redis-py's union type
-    return None if raw is None else DeadLetter.model_validate_json(raw)
+    return None if raw is None else records.model_or_none(DeadLetter, raw, keys.DEAD_LETTER_DATA)
+
+
+def parse_all(raws: list[bytes | None]) -> list[DeadLetter]:
+    """The letters among `raws` (HMGET replies); a missing or malformed one is skipped (and logged)."""
+    letters = (
+        records.model_or_none(DeadLetter, raw, keys.DEAD_LETTER_DATA) for raw in raws if raw is not None
+    )
+    return [letter for letter in letters if letter is not None]
 
 
 CURSOR_PATTERN = r"^\d{1,16}-\d{1,9}$"
@@ -79,7 +98,7 @@ async def page(redis: Redis, limit: int, cursor: str | None) -> DeadLetterPage:
     )
     shown = rows[:limit]
     raws = await redis.hmget(keys.DEAD_LETTER_DATA, [m for m, _ in shown]) if shown else []  # type: ignore[misc]
-    items = [DeadLetter.model_validate_json(raw) for raw in raws if raw is not None]
+    items = parse_all(raws)
     next_cursor = None
     if len(rows) > limit:
         last = int(shown[-1][1])

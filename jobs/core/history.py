@@ -9,10 +9,12 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-import orjson
+import structlog
 from redis.asyncio import Redis
 
-from jobs.core import keys
+from jobs.core import keys, records
+
+log = structlog.get_logger("jobs.history")
 
 MAX_TRACEBACK_CHARS = 20_000
 
@@ -24,5 +26,10 @@ def traceback_of(exc: BaseException) -> str:
 
 async def read(redis: Redis, job_id: str) -> list[dict[str, Any]]:
     """Every recorded failed try of the job, first try first."""
-    raw: dict[bytes, bytes] = await redis.hgetall(keys.job_errors(job_id))  # type: ignore[misc]
-    return sorted((orjson.loads(value) for value in raw.values()), key=lambda entry: int(entry["try"]))
+    key = keys.job_errors(job_id)
+    raw: dict[bytes, bytes] = await redis.hgetall(key)  # type: ignore[misc]
+    entries = [records.json_or_none(value, key) for value in raw.values()]
+    tried = [entry for entry in entries if isinstance(entry, dict) and isinstance(entry.get("try"), int)]
+    if len(tried) < len(entries):
+        log.warning("skipped malformed failed tries", key=key, skipped=len(entries) - len(tried))
+    return sorted(tried, key=lambda entry: int(entry["try"]))

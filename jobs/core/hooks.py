@@ -62,17 +62,31 @@ async def on_startup(ctx: Ctx) -> None:
 
 
 async def on_shutdown(ctx: Ctx) -> None:
+    """Step by step, each at best: Redis may be away (a stop never waits for it, internals/reconnect.py),
+    and a worker stopped before it started (Redis unreachable all along) has nothing to undo."""
+    if "worker_id" not in ctx:
+        return
     ctx["heartbeat_task"].cancel()
     ctx["dead_letter_task"].cancel()
-    await ctx[RESULT_TAP].flush(ctx["redis"], ctx["settings"].dead_letter_max)
-    await job_metrics.stop(ctx)
+    await _at_best(
+        "record dead letters", ctx[RESULT_TAP].flush(ctx["redis"], ctx["settings"].dead_letter_max)
+    )
+    await _at_best("flush metrics", job_metrics.stop(ctx))
     await ctx["http"].aclose()
-    try:
-        await ctx["redis"].delete(keys.worker_heartbeat(ctx["worker_id"]))
-        await ctx["redis"].zrem(keys.WORKERS, ctx["worker_id"])
-    except Exception:
-        log.warning("could not remove worker heartbeat", exc_info=True)
+    await _at_best("remove worker heartbeat", _remove_heartbeat(ctx))
     log.info("worker stopped", worker_id=ctx["worker_id"])
+
+
+async def _at_best(step: str, work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception as error:
+        log.warning("worker shutdown step failed", step=step, error=repr(error))
+
+
+async def _remove_heartbeat(ctx: Ctx) -> None:
+    await ctx["redis"].delete(keys.worker_heartbeat(ctx["worker_id"]))
+    await ctx["redis"].zrem(keys.WORKERS, ctx["worker_id"])
 
 
 @never_raises

@@ -28,6 +28,12 @@ def result(job_id: str) -> str:
     return ARQ_RESULT_PREFIX + job_id
 
 
+def job_id_of_result(key: str | bytes) -> str | None:
+    """The job id of a result key, None for any other key."""
+    name = key.decode() if isinstance(key, bytes) else key
+    return name[len(ARQ_RESULT_PREFIX) :] if name.startswith(ARQ_RESULT_PREFIX) else None
+
+
 def retry(job_id: str) -> str:
     """arq's try counter, incremented each time a worker starts the job."""
     return ARQ_RETRY_PREFIX + job_id

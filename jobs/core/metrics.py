@@ -23,7 +23,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from jobs.core import keys
+from jobs.core import keys, records
 from settings import Settings
 
 log = structlog.get_logger("jobs.metrics")
@@ -181,7 +181,13 @@ async def flush_forever(batch: MetricsBatch, redis: Redis, settings: Settings) -
 async def read(redis: Redis) -> dict[tuple[str, ...], float]:
     """The shared sums: (metric name, label values..., [le]) -> value."""
     raw: dict[bytes, bytes] = await redis.hgetall(keys.METRICS)  # type: ignore[misc]  # redis-py's union
-    return {tuple(orjson.loads(field)): float(value) for field, value in raw.items()}
+    sums = {}
+    for field, value in raw.items():
+        sample = records.json_or_none(field, keys.METRICS)
+        number = records.number_or_none(value, keys.METRICS)
+        if isinstance(sample, list) and all(isinstance(part, str) for part in sample) and number is not None:
+            sums[tuple(sample)] = number  # a malformed field is skipped (and logged), not a failed scrape
+    return sums
 
 
 def job_started(ctx: dict[str, Any], function: str) -> None:

@@ -13,7 +13,7 @@ import orjson
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
-from jobs.core import dead_letters, history, keys, metrics, priorities
+from jobs.core import dead_letters, history, keys, metrics, priorities, records
 from settings import Settings
 
 FinishedStatus = Literal["complete", "retrying", "failed", "aborted"]
@@ -59,23 +59,21 @@ async def workers(redis: Redis, settings: Settings) -> list[WorkerInfo]:
     """Workers whose heartbeat is fresh (three intervals), from their own records."""
     since = time.time() - 3 * settings.worker_heartbeat_seconds
     ids = [raw.decode() for raw in await redis.zrangebyscore(keys.WORKERS, since, "+inf")]
-    records = await redis.mget([keys.worker_heartbeat(worker_id) for worker_id in ids]) if ids else []
+    beats = await redis.mget([keys.worker_heartbeat(worker_id) for worker_id in ids]) if ids else []
     found = []
-    for raw in records:
-        if raw is None:
-            continue
-        record = orjson.loads(raw)
-        found.append(
-            WorkerInfo(
-                worker_id=record["worker_id"],
-                host=record["host"],
-                pid=record["pid"],
-                queue=record["queue"],
-                jobs_running=record["running"],
-                last_seen=record["last_seen"],
-            )
-        )
+    for worker_id, raw in zip(ids, beats, strict=True):
+        info = _worker_info(raw, keys.worker_heartbeat(worker_id)) if raw is not None else None
+        if info is not None:
+            found.append(info)
     return sorted(found, key=lambda worker: (worker.queue, worker.worker_id))
+
+
+def _worker_info(raw: bytes, key: str) -> WorkerInfo | None:
+    record = records.json_or_none(raw, key)
+    fields = ("worker_id", "host", "pid", "queue", "running", "last_seen")
+    if not isinstance(record, dict) or not all(name in record for name in fields):
+        return None
+    return records.model_or_none(WorkerInfo, orjson.dumps({**record, "jobs_running": record["running"]}), key)
 
 
 async def queue_depths(redis: Redis, settings: Settings) -> list[QueueDepth]:
@@ -115,7 +113,8 @@ async def recent(redis: Redis, status: FinishedStatus, limit: int, cursor: str |
     """Newest first. The cursor is the `finished_at_ms` to continue below (exclusive), as a string."""
     upper = "+inf" if cursor is None else f"({int(cursor)}"
     raws = await redis.zrevrangebyscore(keys.recent_jobs(status), upper, "-inf", start=0, num=limit + 1)
-    items = [RecentJob.model_validate_json(raw) for raw in raws[:limit]]
+    parsed = (records.model_or_none(RecentJob, raw, keys.recent_jobs(status)) for raw in raws[:limit])
+    items = [item for item in parsed if item is not None]
     next_cursor = str(items[-1].finished_at_ms) if len(raws) > limit and items else None
     return RecentPage(items=items, next_cursor=next_cursor)
 
@@ -138,7 +137,7 @@ async def dead_letters_since(redis: Redis, since_seconds: int, limit: int) -> De
         pipe.zrevrangebyscore(keys.DEAD_LETTERS, "+inf", cutoff_ms, start=0, num=limit)
         count, ids = await pipe.execute()
     raws = await redis.hmget(keys.DEAD_LETTER_DATA, ids) if ids else []  # type: ignore[misc]
-    items = [dead_letters.DeadLetter.model_validate_json(raw) for raw in raws if raw is not None]
+    items = dead_letters.parse_all(raws)
     return DeadLetterWindow(
         since_seconds=since_seconds,
         count=count,

@@ -51,11 +51,48 @@ def serialize(value: dict[str, Any]) -> bytes:
     return orjson.dumps(value, default=_encode_other, option=orjson.OPT_NON_STR_KEYS)
 
 
+class MalformedPayload(ValueError):
+    """Stored job data that is not a payload arq can run or report: arq's "unreadable job" path ends it."""
+
+
+# The fields arq reads from every job and every result, with the types its worker computes with: a list
+# `f` is an unhashable dict key and a string `et` breaks arithmetic, outside arq's own error handling.
+# Times (ms) stay within what `datetime` can hold (year 9999); `t` is None only in a job never tried.
+_MAX_MS = 253_402_300_799_999
+_REQUIRED: dict[str, tuple[type, ...]] = {"f": (str,), "a": (list,), "k": (dict,), "t": (int, type(None))}
+_TIMES = ("et", "st", "ft")  # et in every payload, st/ft in results
+_OPTIONAL: dict[str, tuple[type, ...]] = {"s": (bool,), "q": (str,), "id": (str,)}  # results only
+
+
 def deserialize(raw: bytes) -> dict[str, Any]:
-    value = orjson.loads(raw)
+    """A job payload or result, checked field by field; anything else raises `MalformedPayload`."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedPayload(f"not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise ValueError("a job payload must be a JSON object")
+        raise MalformedPayload("a job payload must be a JSON object")
+    for name, types in _REQUIRED.items():
+        _check(value, name, types, required=True)
+    for name, types in _OPTIONAL.items():
+        _check(value, name, types, required=False)
+    if "s" in value and value["t"] is None:
+        raise MalformedPayload("a result's field 't' must be an integer")
+    for name in _TIMES:
+        _check(value, name, (int,), required=name == "et")
+        if name in value and not 0 <= value[name] <= _MAX_MS:
+            raise MalformedPayload(f"field {name!r} is not a time in milliseconds")
     return value
+
+
+def _check(value: dict[str, Any], name: str, types: tuple[type, ...], required: bool) -> None:
+    if name not in value:
+        if required:
+            raise MalformedPayload(f"field {name!r} is missing")
+        return
+    field = value[name]
+    if not isinstance(field, types) or (isinstance(field, bool) and bool not in types):
+        raise MalformedPayload(f"field {name!r} has the wrong type ({type(field).__name__})")
 
 
 def error_of(result: Any) -> dict[str, str] | None:

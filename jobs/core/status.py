@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import structlog
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
-from jobs.core import keys
+from jobs.core import keys, records
 from jobs.core.internals.layout import read_job, read_result
 from jobs.core.serializer import error_of
 
+log = structlog.get_logger("jobs.status")
 Status = Literal["queued", "deferred", "in_progress", "retrying", "complete", "failed", "aborted"]
 
 
@@ -59,8 +61,10 @@ async def read_status(redis: Redis, job_id: str, queue_names: str | Sequence[str
         (names[0], None),
     )
 
-    started_at = _from_epoch(meta.get(b"started_at"))
-    progress = float(meta[b"progress"]) if meta.get(b"progress") else None
+    meta_key = keys.job_meta(job_id)
+    started_at = _from_epoch(records.number_or_none(meta.get(b"started_at"), meta_key))
+    progress = records.number_or_none(meta.get(b"progress"), meta_key)
+    progress = None if progress is None else min(1.0, max(0.0, progress))
     if raw_result is not None:
         return _finished(job_id, raw_result, progress)
     if raw_job is None:
@@ -68,7 +72,7 @@ async def read_status(redis: Redis, job_id: str, queue_names: str | Sequence[str
     job = read_job(raw_job)
     if job is None:
         return _unreadable(job_id, "queued")  # the worker will fail it the same way
-    tries_so_far = int(tries or 0)
+    tries_so_far = int(records.number_or_none(tries, keys.retry(job_id)) or 0)
     status: Status
     if in_progress:
         status = "in_progress"
@@ -118,7 +122,9 @@ def _finished(job_id: str, raw_result: bytes, progress: float | None) -> JobStat
 
 
 def _unreadable(job_id: str, status: Status) -> JobStatus:
-    """Data that is not our JSON (a pickle, say) is reported, never deserialized further."""
+    """Data that is not a payload we wrote (a pickle, a field of the wrong type) is reported, never
+    deserialized further; the worker fails such a job the same way (a dead letter)."""
+    log.warning("unreadable job data", job_id=job_id)
     return JobStatus(
         job_id=job_id,
         function="<unreadable>",
@@ -130,9 +136,12 @@ def _unreadable(job_id: str, status: Status) -> JobStatus:
         started_at=None,
         finished_at=None,
         progress=None,
-        error=JobError(type="DeserializationError", message="the stored job data is not valid JSON"),
+        error=JobError(type="DeserializationError", message="the stored job data is unreadable"),
     )
 
 
-def _from_epoch(raw: bytes | None) -> datetime | None:
-    return datetime.fromtimestamp(float(raw), UTC) if raw else None
+def _from_epoch(seconds: float | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
+    except (OverflowError, OSError, ValueError):  # beyond what a datetime holds
+        return None

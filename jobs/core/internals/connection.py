@@ -5,7 +5,7 @@ from __future__ import annotations
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -24,9 +24,9 @@ RETRYABLE_ERRORS: list[type[Exception]] = [
     TimeoutError,
 ]
 
-# A worker must ride out a Redis restart: about a minute of reconnect attempts before it gives up.
-WORKER_RETRY_ATTEMPTS = 40
-WORKER_RETRY_CAP_SECONDS = 2.0
+# The worker pool's redis-py retry: one immediate reconnect (a pooled connection Redis closed). Riding
+# out an outage is reconnect.py's one retry layer; two layers of retries would multiply.
+WORKER_CONNECTION_RETRIES = 1
 
 
 def create_api_redis(settings: Settings) -> ArqRedis:
@@ -48,15 +48,12 @@ def create_api_redis(settings: Settings) -> ArqRedis:
 
 
 def worker_redis_settings(settings: Settings) -> RedisSettings:
-    """The worker's connection: the same URL, patient retries so a Redis restart is not a worker exit."""
+    """What `arq jobs.WorkerSettings --check` connects with (the worker runs on `create_worker_redis`):
+    one attempt, so an unreachable Redis is a non-zero exit within seconds, not a half-hour of retries."""
     redis_settings = RedisSettings.from_dsn(settings.redis_url)
     redis_settings.conn_timeout = max(1, round(settings.redis_connect_timeout_seconds))
-    redis_settings.conn_retries = 30
-    redis_settings.conn_retry_delay = 1
-    redis_settings.retry = Retry(
-        ExponentialBackoff(cap=WORKER_RETRY_CAP_SECONDS, base=0.05), WORKER_RETRY_ATTEMPTS
-    )
-    redis_settings.retry_on_error = RETRYABLE_ERRORS
+    redis_settings.conn_retries = 0
+    redis_settings.retry = Retry(NoBackoff(), 0)
     return redis_settings
 
 
@@ -68,7 +65,7 @@ def create_worker_redis(settings: Settings) -> WakeableRedis:
     pool = ConnectionPool.from_url(
         settings.redis_url,
         socket_connect_timeout=settings.redis_connect_timeout_seconds,
-        retry=Retry(ExponentialBackoff(cap=WORKER_RETRY_CAP_SECONDS, base=0.05), WORKER_RETRY_ATTEMPTS),
+        retry=Retry(NoBackoff(), WORKER_CONNECTION_RETRIES),  # one immediate reconnect
         retry_on_error=RETRYABLE_ERRORS,
     )
     redis = WakeableRedis(

@@ -57,12 +57,14 @@ def build_worker_settings(settings: Settings, registry: Registry, priority: Prio
     """A worker for one priority's queue: it can run every job; cron fires on the default queue only."""
     own = priorities.settings_for(settings, priority)
     tap = ResultTap()
+    pool = create_worker_redis(own)  # idle: waits for a wake-up (internals/wakeup.py)
+    pool.pipeline_factory = tap.pipeline  # a final failure's dead letter is written with its result
     attrs: dict[str, Any] = {
         "functions": [arq_function(definition, own) for definition in registry],
         "cron_jobs": [arq_cron(d, own) for d in registry.scheduled()] if priority == "default" else [],
         "queue_name": own.queue_name,
         "redis_settings": worker_redis_settings(own),  # still what `arq ... --check` reads
-        "redis_pool": create_worker_redis(own),  # idle: waits for a wake-up (internals/wakeup.py)
+        "redis_pool": pool,
         "job_serializer": tap.serialize,  # JSON, never pickle; notes final failures for dead letters
         "job_deserializer": deserialize,
         # The settings it was built with, not the environment's again: an in-process worker (the testing

@@ -4,6 +4,10 @@
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return {{}, false}
 end
+-- A score of -inf (never arq's: written by hand) would crash the worker on arq's int(score): due now.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '-inf')) do
+  redis.call('ZADD', KEYS[1], 'XX', 1, id)
+end
 local ready = {}
 local offset = tonumber(ARGV[2])
 local count = tonumber(ARGV[3])
