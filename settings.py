@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, StringConstraints, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ADMIN_TOKEN = "change-me"
 # A rate as "<count>/<period>": "5/minute", "60/min", "10/second", "10/2s"
 # (parsed by jobs.core.sliding_window.Rate).
+SHA256_HEX = r"^[0-9a-fA-F]{64}$"
 RATE_PATTERN = r"^[1-9][0-9]*/([0-9]*\.?[0-9]+)?(s|sec|second|m|min|minute|h|hour)$"
 
 
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     redis_socket_timeout_seconds: float = Field(1.0, gt=0)
     redis_connect_timeout_seconds: float = Field(0.5, gt=0)
     redis_retry_attempts: int = Field(2, ge=0)
+    # Everything one HTTP request waits on Redis before it answers (rate limit and enqueue together).
+    redis_request_budget_seconds: float = Field(1.0, gt=0)
 
     # Job defaults (a job may override them next to its definition).
     queue_name: str = "arq:queue"
@@ -59,6 +62,8 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_fail_open: bool = True  # Redis away: let requests through (logged), or answer 503
     rate_limit_api_key_header: str = "X-API-Key"
+    # SHA-256 hex digests of the API keys you issued; a key not listed here counts as no key at all.
+    api_keys: list[Annotated[str, StringConstraints(pattern=SHA256_HEX, to_lower=True)]] = []
     rate_limit_signup: str = Field("5/minute", pattern=RATE_PATTERN)
     rate_limit_producers: str = Field("60/minute", pattern=RATE_PATTERN)
     rate_limit_status: str = Field("600/minute", pattern=RATE_PATTERN)

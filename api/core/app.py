@@ -14,11 +14,11 @@ from redis.exceptions import RedisError
 
 from api.core import admin
 from api.core.errors import install_error_handlers
-from api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from api.core.middleware import BodySizeLimitMiddleware, RedisBudgetMiddleware, RequestContextMiddleware
 from api.core.prometheus import request_observer
 from api.core.rate_limit import ApiRateLimiter
 from api.core.routes import health, jobs, metrics
-from jobs.core import JobQueue, QueueAdmin, Registry, tracing
+from jobs.core import JobQueue, QueueAdmin, Registry, deadline, tracing
 from jobs.core.logs import configure_logging
 from jobs.core.metrics import MetricsBatch, flush, flush_forever
 from settings import Settings
@@ -41,7 +41,8 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
             yield
         finally:
             flusher.cancel()
-            with contextlib.suppress(RedisError, OSError):
+            budget = deadline.budget(settings.redis_request_budget_seconds)  # a frozen Redis: no hang
+            with contextlib.suppress(RedisError, OSError), budget:
                 await flush(http_metrics, queue.redis, settings)
             if stop_tracing is not None:
                 stop_tracing()
@@ -57,6 +58,7 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
         app.include_router(router)
     admin.install(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RedisBudgetMiddleware, seconds=settings.redis_request_budget_seconds)
     # Outermost: its request id covers everything inside, and the HTTP metrics count the 413s too.
     app.add_middleware(RequestContextMiddleware, observe=request_observer(http_metrics))
     return app

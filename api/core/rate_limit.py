@@ -2,9 +2,10 @@
 
     @router.post("/signup", dependencies=[RateLimit("signup")])
 
-The limit comes from Settings (`RATE_LIMIT_SIGNUP=5/minute`). A client is its API key when it sends one,
-else its address; `X-Forwarded-For` is believed only from the proxies in `TRUSTED_PROXIES`. Every limited
-answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a 429 also `Retry-After`.
+The limit comes from Settings (`RATE_LIMIT_SIGNUP=5/minute`). A client is its API key when it sends one
+the service issued (its SHA-256 is in `API_KEYS`), else its address; `X-Forwarded-For` is believed only
+from the proxies in `TRUSTED_PROXIES`. Every limited answer carries `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset`; a 429 also `Retry-After`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ log = structlog.get_logger("api.rate_limit")
 
 LimitName = Literal["signup", "producers", "status"]
 FORWARDED_FOR = "x-forwarded-for"
+MAX_HOPS = 16  # a longer X-Forwarded-For chain is read from its right end only
 
 
 class ApiRateLimiter:
@@ -41,6 +43,7 @@ class ApiRateLimiter:
             "status": Rate.parse(settings.rate_limit_status),
         }
         self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+        self.known_keys = frozenset(settings.api_keys)
         self._limiter = SlidingWindowLimiter(redis)
 
     async def check(self, name: LimitName, request: Request, response: Response) -> None:
@@ -71,21 +74,27 @@ class ApiRateLimiter:
         response.headers.update(headers)
 
     def client_key(self, request: Request) -> str:
-        """`key:<digest>` for an API key (never stored in clear), else `ip:<address>`."""
+        """`key:<digest>` for an API key listed in `API_KEYS`, else `ip:<address>`: a key the service did
+        not issue counts as no key, so inventing keys buys no buckets of one's own."""
         api_key = request.headers.get(self.settings.rate_limit_api_key_header)
         if api_key:
-            return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:32]
+            digest = hashlib.sha256(api_key.encode(errors="replace")).hexdigest()
+            if digest in self.known_keys:
+                return "key:" + digest[:32]
         return "ip:" + self.client_address(request)
 
     def client_address(self, request: Request) -> str:
-        """The peer, or, while the hop in hand is a trusted proxy, the address it says it forwarded for."""
+        """The peer, or, while the hop in hand is a trusted proxy, the address it says it forwarded for.
+
+        Always a normalised IP address or a fixed-size digest: whatever a header says, the Redis key stays
+        short."""
         address = request.client.host if request.client else "unknown"
         hops = [h.strip() for v in request.headers.getlist(FORWARDED_FOR) for h in v.split(",")]
-        for hop in reversed(hops):
+        for hop in reversed(hops[-MAX_HOPS:]):
             if not self._is_trusted(address) or not _is_ip(hop):
                 break
             address = hop
-        return address
+        return _bounded(address)
 
     def _is_trusted(self, address: str) -> bool:
         try:
@@ -121,3 +130,11 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _bounded(address: str) -> str:
+    """A valid IP in its canonical form; anything else (a test client's name, a forged value) as a digest."""
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        return "digest-" + hashlib.sha256(address.encode(errors="replace")).hexdigest()[:32]
