@@ -32,12 +32,12 @@ async def test_a_command_that_outlives_the_budget_fails_and_its_connection_is_no
     api_redis = create_api_redis(settings)
     try:
         with deadline.budget(0.2), pytest.raises(deadline.BudgetExhausted):
-            await api_redis.blpop(["nothing-comes"], timeout=1)  # type: ignore[arg-type]  # redis-py's union
-        await redis_client.rpush("nothing-comes", "late")  # what the cut-off BLPOP would have read
+            await api_redis.blpop(["nothing-comes"], timeout=1)  # type: ignore[misc]  # redis-py's union
+        await redis_client.rpush("nothing-comes", "late")  # type: ignore[misc]  # what the cut-off BLPOP would have read
 
-        answer = await asyncio.wait_for(api_redis.ping(), 1)  # type: ignore[misc]
+        answer = await asyncio.wait_for(api_redis.ping(), 1)
     finally:
         await api_redis.aclose()
 
     assert answer is True
-    assert await redis_client.llen("nothing-comes") == 1
+    assert await redis_client.llen("nothing-comes") == 1  # type: ignore[misc]
