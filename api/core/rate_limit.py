@@ -30,6 +30,7 @@ log = structlog.get_logger("api.rate_limit")
 LimitName = Literal["signup", "producers", "status"]
 FORWARDED_FOR = "x-forwarded-for"
 MAX_HOPS = 16  # a longer X-Forwarded-For chain is read from its right end only
+REWRITTEN = "rewritten-by-server"  # the one client of every request whose peer a server took from the header
 
 
 class ApiRateLimiter:
@@ -44,6 +45,7 @@ class ApiRateLimiter:
         }
         self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
         self.known_keys = frozenset(settings.api_keys)
+        self._warned_rewritten = False
         self._limiter = SlidingWindowLimiter(redis)
 
     async def check(self, name: LimitName, request: Request, response: Response) -> None:
@@ -90,11 +92,26 @@ class ApiRateLimiter:
         short."""
         address = request.client.host if request.client else "unknown"
         hops = [h.strip() for v in request.headers.getlist(FORWARDED_FOR) for h in v.split(",")]
+        if not self._is_trusted(address) and any(_names(hop, address) for hop in hops):
+            return self._rewritten_by_the_server()
         for hop in reversed(hops[-MAX_HOPS:]):
             if not self._is_trusted(address) or not _is_ip(hop):
                 break
             address = hop
         return _bounded(address)
+
+    def _rewritten_by_the_server(self) -> str:
+        """The peer is a hop of the request's own X-Forwarded-For: uvicorn's proxy headers (on unless
+        `--no-proxy-headers`; they believe 127.0.0.1 and ::1) replaced the real peer with a value the client
+        may have chosen. Believing it would let a client rotate its address per request, so every such
+        request shares one budget, and the misconfiguration is logged once."""
+        if not self._warned_rewritten:
+            self._warned_rewritten = True
+            log.warning(
+                "the server rewrote the client address from X-Forwarded-For; start uvicorn with "
+                "--no-proxy-headers and list your proxies in TRUSTED_PROXIES (such requests share one limit)"
+            )
+        return REWRITTEN
 
     def _is_trusted(self, address: str) -> bool:
         try:
@@ -138,3 +155,8 @@ def _bounded(address: str) -> str:
         return ipaddress.ip_address(address).compressed
     except ValueError:
         return "digest-" + hashlib.sha256(address.encode(errors="replace")).hexdigest()[:32]
+
+
+def _names(hop: str, host: str) -> bool:
+    """Whether an X-Forwarded-For hop is `host`, bare, `host:port` or `[host]:port` (as uvicorn reads it)."""
+    return hop == host or hop.startswith((host + ":", f"[{host}]"))

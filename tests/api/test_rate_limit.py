@@ -270,6 +270,8 @@ async def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(client_from
         (PROXY, "192.0.2.1, 10.0.0.9", "192.0.2.1"),  # two trusted proxies in a row
         (PROXY, "192.0.2.1, not-an-ip", PROXY),  # a garbled hop stops the walk
         (PROXY, "", PROXY),
+        ("192.0.2.9", "192.0.2.9", "rewritten-by-server"),  # uvicorn took the peer from the header itself
+        ("192.0.2.9", "192.0.2.1, 192.0.2.9:4000", "rewritten-by-server"),
     ],
 )
 def test_client_address_is_the_rightmost_hop_not_added_by_a_trusted_proxy(
