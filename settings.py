@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, StringConstraints, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ADMIN_TOKEN = "change-me"
+ADMIN_TOKEN_MIN_LENGTH = 24
 # A rate as "<count>/<period>": "5/minute", "60/min", "10/second", "10/2s"
 # (parsed by jobs.core.sliding_window.Rate).
 SHA256_HEX = r"^[0-9a-fA-F]{64}$"
@@ -79,6 +80,8 @@ class Settings(BaseSettings):
     metrics_flush_seconds: float = Field(1.0, gt=0)
     recent_jobs_max: int = Field(1000, gt=0)  # finished jobs listed per status in the admin API
     admin_session_seconds: int = Field(8 * 3600, gt=0)
+    # Wrong admin tokens (login form or bearer) per client address; then 429 until the window frees.
+    admin_auth_failures: str = Field("10/minute", pattern=RATE_PATTERN)
     dashboard_refresh_seconds: float = Field(1.0, gt=0)
     tracing_enabled: bool = False  # OpenTelemetry; needs the `otel` extra
     tracing_otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
@@ -95,11 +98,31 @@ class Settings(BaseSettings):
         return "json" if self.environment == "production" else "console"
 
     @model_validator(mode="after")
-    def _refuse_default_secrets_in_production(self) -> Settings:
-        token = self.admin_token.get_secret_value()
-        if self.environment == "production" and (not token or token == DEFAULT_ADMIN_TOKEN):
-            raise ValueError("ADMIN_TOKEN must be set to a non-default value when ENVIRONMENT=production")
+    def _refuse_weak_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            weakness = admin_token_weakness(self.admin_token.get_secret_value())
+            if weakness:
+                raise ValueError(
+                    f"ADMIN_TOKEN is too weak for ENVIRONMENT=production: {weakness} "
+                    "(make one with `openssl rand -hex 32`)"
+                )
         return self
+
+
+def admin_token_weakness(token: str) -> str | None:
+    """Why `token` is too weak to guard production, or None: the default, too short, or too uniform."""
+    if token.strip().lower() in {DEFAULT_ADMIN_TOKEN, ""}:
+        return "it is empty or the default"
+    if any(c.isspace() for c in token):
+        return "it contains whitespace"
+    if len(token) < ADMIN_TOKEN_MIN_LENGTH:
+        return f"it is shorter than {ADMIN_TOKEN_MIN_LENGTH} characters"
+    classes = (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
+    if sum(any(kind(c) for c in token) for kind in classes) < 2:
+        return "it uses one kind of character only (mix letters, digits or symbols)"
+    if len(set(token)) < ADMIN_TOKEN_MIN_LENGTH // 2:
+        return "it repeats a few characters"
+    return None
 
 
 @lru_cache

@@ -13,11 +13,13 @@ from fastapi.telemetry import TelemetryConfig
 from redis.exceptions import RedisError
 
 from api.core import admin
+from api.core.admin_guard import AuthThrottle
 from api.core.errors import install_error_handlers
 from api.core.middleware import BodySizeLimitMiddleware, RedisBudgetMiddleware, RequestContextMiddleware
 from api.core.prometheus import request_observer
 from api.core.rate_limit import ApiRateLimiter
 from api.core.routes import health, jobs, metrics
+from api.core.session import AdminSessions
 from jobs.core import JobQueue, QueueAdmin, Registry, deadline, tracing
 from jobs.core.logs import configure_logging
 from jobs.core.metrics import MetricsBatch, flush, flush_forever
@@ -35,6 +37,8 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
         app.state.queue = queue
         app.state.admin = QueueAdmin(queue)
         app.state.rate_limiter = ApiRateLimiter(queue.redis, settings)
+        app.state.admin_sessions = AdminSessions(queue.redis, settings)
+        app.state.auth_throttle = AuthThrottle(queue.redis, settings, app.state.rate_limiter)
         stop_tracing = tracing.install(settings, "api")
         flusher = asyncio.create_task(flush_forever(http_metrics, queue.redis, settings))
         try:

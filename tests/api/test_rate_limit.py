@@ -156,6 +156,18 @@ async def test_the_window_slides_so_a_second_burst_within_the_period_is_refused(
     assert 0.2 <= second.wait_seconds <= 0.4
 
 
+async def test_a_peek_tells_whether_a_request_would_pass_and_records_nothing(
+    limiter: SlidingWindowLimiter,
+) -> None:
+    rate, key = Rate(2, 60), keys.rate_window("test", "peek")
+    peeks = [await limiter.peek(key, rate) for _ in range(5)]
+    await limiter.acquire(key, rate)
+    await limiter.acquire(key, rate)
+
+    assert all(p.admitted and p.remaining == 2 for p in peeks)
+    assert not (await limiter.peek(key, rate)).admitted
+
+
 # --- reserving ahead, as jobs do for downstream limits (jobs/core/capacity.py) -----------------------
 
 
