@@ -28,6 +28,7 @@ class Settings(BaseSettings):
 
     log_format: Literal["json", "console"] | None = None  # None: json in production, console otherwise
     log_level: str = "INFO"
+    log_job_arguments: bool = False  # true: arq's lines show job arguments and results (e.g. email addresses)
 
     max_body_bytes: int = Field(64 * 1024, gt=0)
     trusted_proxies: list[str] = []
