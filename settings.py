@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     redis_socket_timeout_seconds: float = Field(1.0, gt=0)
     redis_connect_timeout_seconds: float = Field(0.5, gt=0)
     redis_retry_attempts: int = Field(2, ge=0)
-    # Everything one HTTP request waits on Redis before it answers (rate limit and enqueue together).
+    # How long one HTTP request may wait on a silent Redis, all its calls together (jobs/core/deadline.py).
     redis_request_budget_seconds: float = Field(1.0, gt=0)
 
     # Job defaults (a job may override them next to its definition).

@@ -17,7 +17,7 @@ from typing import Any
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 
-from jobs.core.deadline import BudgetExhausted, within_budget
+from jobs.core.deadline import BudgetExhausted, answered, within_budget
 
 
 class BudgetedConnectionPool(ConnectionPool):
@@ -45,7 +45,9 @@ def budgeted(connection_class: type[AbstractConnection]) -> type[AbstractConnect
 
         async def read_response(self, *args: Any, **kwargs: Any) -> Any:
             async with self._budget():
-                return await super().read_response(*args, **kwargs)
+                response = await super().read_response(*args, **kwargs)
+            answered()
+            return response
 
         @asynccontextmanager
         async def _budget(self) -> AsyncIterator[None]:

@@ -41,3 +41,22 @@ async def test_a_command_that_outlives_the_budget_fails_and_its_connection_is_no
 
     assert answer is True
     assert await redis_client.llen("nothing-comes") == 1  # type: ignore[misc]
+
+
+async def test_each_answer_renews_the_budget_so_long_work_on_a_healthy_redis_completes(
+    settings: Settings, redis_client: redis.asyncio.Redis
+) -> None:
+    """The budget bounds waiting on a silent Redis, not an operator's long request (a big replay)."""
+    api_redis = create_api_redis(settings)
+    try:
+        with deadline.budget(0.1):
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            answers = 0
+            while loop.time() - started < 0.5:  # five budgets' worth of calls
+                answers += bool(await api_redis.ping())
+                await asyncio.sleep(0.01)
+    finally:
+        await api_redis.aclose()
+
+    assert answers > 10
