@@ -92,7 +92,7 @@ class ApiRateLimiter:
         short."""
         address = request.client.host if request.client else "unknown"
         hops = [h.strip() for v in request.headers.getlist(FORWARDED_FOR) for h in v.split(",")]
-        if not self._is_trusted(address) and any(_names(hop, address) for hop in hops):
+        if any(_names(hop, address) for hop in hops):  # a proxy never lists itself: the server rewrote it
             return self._rewritten_by_the_server()
         for hop in reversed(hops[-MAX_HOPS:]):
             if not self._is_trusted(address) or not _is_ip(hop):

@@ -284,6 +284,7 @@ async def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(client_from
         (PROXY, "", PROXY),
         ("192.0.2.9", "192.0.2.9", "rewritten-by-server"),  # uvicorn took the peer from the header itself
         ("192.0.2.9", "192.0.2.1, 192.0.2.9:4000", "rewritten-by-server"),
+        (PROXY, f"192.0.2.66, {PROXY}", "rewritten-by-server"),  # forged to look like it came via PROXY
     ],
 )
 def test_client_address_is_the_rightmost_hop_not_added_by_a_trusted_proxy(
