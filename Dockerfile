@@ -52,4 +52,5 @@ USER 10001:10001
 EXPOSE 8000
 
 # The worker: `arq jobs.WorkerSettings`. Both handle SIGTERM (exec form: the process is PID 1).
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+# --no-proxy-headers: TRUSTED_PROXIES alone decides whose X-Forwarded-For the API believes.
+CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

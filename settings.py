@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, StringConstraints, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ADMIN_TOKEN = "change-me"
+ADMIN_TOKEN_MIN_LENGTH = 24
 # A rate as "<count>/<period>": "5/minute", "60/min", "10/second", "10/2s"
 # (parsed by jobs.core.sliding_window.Rate).
+SHA256_HEX = r"^[0-9a-fA-F]{64}$"
 RATE_PATTERN = r"^[1-9][0-9]*/([0-9]*\.?[0-9]+)?(s|sec|second|m|min|minute|h|hour)$"
 
 
@@ -26,6 +28,7 @@ class Settings(BaseSettings):
 
     log_format: Literal["json", "console"] | None = None  # None: json in production, console otherwise
     log_level: str = "INFO"
+    log_job_arguments: bool = False  # true: arq's lines show job arguments and results (e.g. email addresses)
 
     max_body_bytes: int = Field(64 * 1024, gt=0)
     trusted_proxies: list[str] = []
@@ -34,6 +37,8 @@ class Settings(BaseSettings):
     redis_socket_timeout_seconds: float = Field(1.0, gt=0)
     redis_connect_timeout_seconds: float = Field(0.5, gt=0)
     redis_retry_attempts: int = Field(2, ge=0)
+    # How long one HTTP request may wait on a silent Redis, all its calls together (jobs/core/deadline.py).
+    redis_request_budget_seconds: float = Field(1.0, gt=0)
 
     # Job defaults (a job may override them next to its definition).
     queue_name: str = "arq:queue"
@@ -59,6 +64,8 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_fail_open: bool = True  # Redis away: let requests through (logged), or answer 503
     rate_limit_api_key_header: str = "X-API-Key"
+    # SHA-256 hex digests of the API keys you issued; a key not listed here counts as no key at all.
+    api_keys: list[Annotated[str, StringConstraints(pattern=SHA256_HEX, to_lower=True)]] = []
     rate_limit_signup: str = Field("5/minute", pattern=RATE_PATTERN)
     rate_limit_producers: str = Field("60/minute", pattern=RATE_PATTERN)
     rate_limit_status: str = Field("600/minute", pattern=RATE_PATTERN)
@@ -74,6 +81,8 @@ class Settings(BaseSettings):
     metrics_flush_seconds: float = Field(1.0, gt=0)
     recent_jobs_max: int = Field(1000, gt=0)  # finished jobs listed per status in the admin API
     admin_session_seconds: int = Field(8 * 3600, gt=0)
+    # Wrong admin tokens (login form or bearer) per client address; then 429 until the window frees.
+    admin_auth_failures: str = Field("10/minute", pattern=RATE_PATTERN)
     dashboard_refresh_seconds: float = Field(1.0, gt=0)
     dashboard_history_seconds: int = Field(300, gt=0)  # the throughput chart's span, kept in Redis
     dashboard_sample_seconds: float = Field(5.0, gt=0)  # one point of that history per interval
@@ -98,11 +107,31 @@ class Settings(BaseSettings):
         return "json" if self.environment == "production" else "console"
 
     @model_validator(mode="after")
-    def _refuse_default_secrets_in_production(self) -> Settings:
-        token = self.admin_token.get_secret_value()
-        if self.environment == "production" and (not token or token == DEFAULT_ADMIN_TOKEN):
-            raise ValueError("ADMIN_TOKEN must be set to a non-default value when ENVIRONMENT=production")
+    def _refuse_weak_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            weakness = admin_token_weakness(self.admin_token.get_secret_value())
+            if weakness:
+                raise ValueError(
+                    f"ADMIN_TOKEN is too weak for ENVIRONMENT=production: {weakness} "
+                    "(make one with `openssl rand -hex 32`)"
+                )
         return self
+
+
+def admin_token_weakness(token: str) -> str | None:
+    """Why `token` is too weak to guard production, or None: the default, too short, or too uniform."""
+    if token.strip().lower() in {DEFAULT_ADMIN_TOKEN, ""}:
+        return "it is empty or the default"
+    if any(c.isspace() for c in token):
+        return "it contains whitespace"
+    if len(token) < ADMIN_TOKEN_MIN_LENGTH:
+        return f"it is shorter than {ADMIN_TOKEN_MIN_LENGTH} characters"
+    classes = (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
+    if sum(any(kind(c) for c in token) for kind in classes) < 2:
+        return "it uses one kind of character only (mix letters, digits or symbols)"
+    if len(set(token)) < ADMIN_TOKEN_MIN_LENGTH // 2:
+        return "it repeats a few characters"
+    return None
 
 
 @lru_cache

@@ -160,6 +160,17 @@ class RedisServer:
         process.kill()
         process.wait()
 
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its sockets and answers nothing, like a hung host or a network that
+        drops packets. Always `thaw()` afterwards (in a `finally`)."""
+        if self._process is not None and self.running:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT after `freeze()`."""
+        if self._process is not None and self.running:
+            self._process.send_signal(signal.SIGCONT)
+
     def restart(self) -> None:
         """Stop and start again on the same port and directory."""
         self.stop()

@@ -125,7 +125,8 @@ def start_services(stack: DevStack, redis_url: str) -> None:
     env.setdefault("EMAIL_API_URL", f"http://{HOST}:{MAIL_SINK_PORT}/send")
     listen = ["--host", HOST, "--port"]
     stack.spawn("mail sink", [sys.executable, "-m", "devtools.mailsink", *listen, str(MAIL_SINK_PORT)], env)
-    stack.spawn("api", [str(bin_dir / "uvicorn"), "api.main:app", *listen, str(API_PORT)], env)
+    api = [str(bin_dir / "uvicorn"), "api.main:app", "--no-proxy-headers", *listen, str(API_PORT)]
+    stack.spawn("api", api, env)  # --no-proxy-headers: TRUSTED_PROXIES alone decides whom to believe
     stack.spawn("worker", [str(bin_dir / "arq"), "jobs.WorkerSettings"], env)
 
 

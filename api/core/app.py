@@ -14,13 +14,15 @@ from fastapi_offline import FastAPIOffline
 from redis.exceptions import RedisError
 
 from api.core import admin
+from api.core.admin_guard import AuthThrottle
 from api.core.errors import install_error_handlers
 from api.core.events import JobEventStreams
-from api.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from api.core.middleware import BodySizeLimitMiddleware, RedisBudgetMiddleware, RequestContextMiddleware
 from api.core.prometheus import request_observer
 from api.core.rate_limit import ApiRateLimiter
 from api.core.routes import health, jobs, metrics
-from jobs.core import JobQueue, QueueAdmin, Registry, throughput, tracing
+from api.core.session import AdminSessions
+from jobs.core import JobQueue, QueueAdmin, Registry, deadline, throughput, tracing
 from jobs.core.logs import configure_logging
 from jobs.core.metrics import MetricsBatch, flush, flush_forever
 from settings import Settings
@@ -38,6 +40,8 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
         app.state.admin = QueueAdmin(queue)
         app.state.rate_limiter = ApiRateLimiter(queue.redis, settings)
         app.state.job_streams = JobEventStreams(settings)
+        app.state.admin_sessions = AdminSessions(queue.redis, settings)
+        app.state.auth_throttle = AuthThrottle(queue.redis, settings, app.state.rate_limiter)
         stop_tracing = tracing.install(settings, "api")
         flusher = asyncio.create_task(flush_forever(http_metrics, queue.redis, settings))
         sampler = asyncio.create_task(throughput.record_forever(queue.redis, settings))
@@ -46,7 +50,8 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
         finally:
             flusher.cancel()
             sampler.cancel()
-            with contextlib.suppress(RedisError, OSError):
+            budget = deadline.budget(settings.redis_request_budget_seconds)  # a frozen Redis: no hang
+            with contextlib.suppress(RedisError, OSError), budget:
                 await flush(http_metrics, queue.redis, settings)
             if stop_tracing is not None:
                 stop_tracing()
@@ -65,6 +70,7 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
         app.include_router(router)
     admin.install(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RedisBudgetMiddleware, seconds=settings.redis_request_budget_seconds)
     # Outermost: its request id covers everything inside, and the HTTP metrics count the 413s too.
     app.add_middleware(RequestContextMiddleware, observe=request_observer(http_metrics))
     return app

@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.core import session
+from api.core.admin_guard import AuthThrottle, refuse_cross_origin_write
 from jobs.core import JobQueue, QueueAdmin
 from settings import Settings
 
@@ -27,22 +28,43 @@ def get_admin(request: Request) -> QueueAdmin:
     return admin
 
 
+def get_admin_sessions(request: Request) -> session.AdminSessions:
+    sessions: session.AdminSessions = request.app.state.admin_sessions
+    return sessions
+
+
+def get_auth_throttle(request: Request) -> AuthThrottle:
+    throttle: AuthThrottle = request.app.state.auth_throttle
+    return throttle
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 QueueDep = Annotated[JobQueue, Depends(get_queue)]
 QueueAdminDep = Annotated[QueueAdmin, Depends(get_admin)]
+AdminSessionsDep = Annotated[session.AdminSessions, Depends(get_admin_sessions)]
+AuthThrottleDep = Annotated[AuthThrottle, Depends(get_auth_throttle)]
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-def is_admin(
+async def is_admin(
     request: Request,
     settings: SettingsDep,
+    sessions: AdminSessionsDep,
+    throttle: AuthThrottleDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> bool:
-    """`Authorization: Bearer $ADMIN_TOKEN` (compared in constant time), or the dashboard's session cookie."""
-    if credentials is not None and session.token_matches(settings, credentials.credentials):
-        return True
-    return session.is_valid(settings, request.cookies.get(session.COOKIE_NAME))
+    """`Authorization: Bearer $ADMIN_TOKEN` (compared in constant time, wrong ones throttled per address),
+    or the dashboard's open session, whose writes must come from the service's own origin."""
+    if credentials is not None:
+        await throttle.refuse_if_throttled(request)
+        if session.token_matches(settings, credentials.credentials):
+            return True
+        await throttle.record_failure(request)
+    if not await sessions.is_open(request.cookies.get(session.COOKIE_NAME)):
+        return False
+    refuse_cross_origin_write(request)
+    return True
 
 
 def require_admin(authenticated: Annotated[bool, Depends(is_admin)]) -> None:

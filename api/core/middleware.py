@@ -12,6 +12,8 @@ from fastapi import HTTPException, status
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jobs.core import deadline
+
 log = structlog.get_logger("api.access")
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -88,3 +90,29 @@ class BodySizeLimitMiddleware:
 
     def _detail(self) -> str:
         return f"request body is larger than {self.max_bytes} bytes"
+
+
+class RedisBudgetMiddleware:
+    """All the Redis work a request does before its response starts shares one budget of `seconds`
+    (`jobs/core/deadline.py`): a frozen Redis is a 503 within it, however many calls the request makes.
+    Once the response has started (an event stream), the budget no longer applies."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_then_unbudgeted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                deadline.clear()  # in the task that streams the body, which is the one sending
+            await send(message)
+
+        token = deadline.start(self.seconds)
+        try:
+            await self.app(scope, receive, send_then_unbudgeted)
+        finally:
+            deadline.reset(token)

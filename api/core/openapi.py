@@ -86,7 +86,8 @@ JOB_ABORT: Responses = {
     **RATE_LIMITED,
     **UNAVAILABLE,
 }
-ADMIN: Responses = UNAUTHORIZED | UNAVAILABLE
+FORBIDDEN: Responses = {403: _error("A write authenticated by the session cookie came from another origin.")}
+ADMIN: Responses = UNAUTHORIZED | FORBIDDEN | RATE_LIMITED | UNAVAILABLE  # 429: too many wrong tokens
 READINESS: Responses = {
     200: {"model": Readiness, "description": "Ready."},
     503: {"model": Readiness, "description": "Not ready: Redis is unreachable or no worker is alive."},

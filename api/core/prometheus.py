@@ -3,7 +3,9 @@
 Each API process counts its requests in memory and flushes them with `jobs.core.metrics` (as the workers
 do with their jobs), so every process answers a scrape with the same cluster-wide numbers: run as many
 uvicorn workers or replicas as you like and scrape any one of them. Gauges (queue depth, workers) are
-read from Redis at scrape time.
+read from Redis at scrape time. With Redis away, a scrape still answers, with what the process knows:
+`redis_up 0` and the standard process metrics (CPU, memory, open files, Python's GC), so an outage does not
+hide its own numbers.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.gc_collector import GCCollector
 from prometheus_client.registry import Collector
 
 from api.core.middleware import RequestObserver
@@ -42,11 +45,27 @@ def request_observer(batch: metrics.MetricsBatch) -> RequestObserver:
     return observe
 
 
-def render(snapshot: MetricsSnapshot) -> bytes:
-    """The Prometheus text exposition of a snapshot (`QueueAdmin.metrics_snapshot`)."""
+def render(snapshot: MetricsSnapshot | None) -> bytes:
+    """The Prometheus text of a snapshot (`QueueAdmin.metrics_snapshot`), or None when Redis did not
+    answer, plus `redis_up` and this process's own metrics either way."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(snapshot.sums, snapshot.depths, snapshot.dead))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    registry.register(_RedisUp(snapshot is not None))
+    if snapshot is not None:
+        registry.register(_Snapshot(snapshot.sums, snapshot.depths, snapshot.dead))
     return generate_latest(registry)
+
+
+class _RedisUp(Collector):
+    def __init__(self, up: bool) -> None:
+        self.up = up
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "redis_up", "1 when Redis answered this scrape; 0: only process metrics follow.", int(self.up)
+        )
 
 
 class _Snapshot(Collector):

@@ -2,9 +2,10 @@
 
     @router.post("/signup", dependencies=[RateLimit("signup")])
 
-The limit comes from Settings (`RATE_LIMIT_SIGNUP=5/minute`). A client is its API key when it sends one,
-else its address; `X-Forwarded-For` is believed only from the proxies in `TRUSTED_PROXIES`. Every limited
-answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a 429 also `Retry-After`.
+The limit comes from Settings (`RATE_LIMIT_SIGNUP=5/minute`). A client is its API key when it sends one
+the service issued (its SHA-256 is in `API_KEYS`), else its address; `X-Forwarded-For` is believed only
+from the proxies in `TRUSTED_PROXIES`. Every limited answer carries `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset`; a 429 also `Retry-After`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ log = structlog.get_logger("api.rate_limit")
 
 LimitName = Literal["signup", "producers", "status"]
 FORWARDED_FOR = "x-forwarded-for"
+MAX_HOPS = 16  # a longer X-Forwarded-For chain is read from its right end only
+REWRITTEN = "rewritten-by-server"  # the one client of every request whose peer a server took from the header
 
 
 class ApiRateLimiter:
@@ -41,6 +44,8 @@ class ApiRateLimiter:
             "status": Rate.parse(settings.rate_limit_status),
         }
         self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+        self.known_keys = frozenset(settings.api_keys)
+        self._warned_rewritten = False
         self._limiter = SlidingWindowLimiter(redis)
 
     async def check(self, name: LimitName, request: Request, response: Response) -> None:
@@ -71,21 +76,42 @@ class ApiRateLimiter:
         response.headers.update(headers)
 
     def client_key(self, request: Request) -> str:
-        """`key:<digest>` for an API key (never stored in clear), else `ip:<address>`."""
+        """`key:<digest>` for an API key listed in `API_KEYS`, else `ip:<address>`: a key the service did
+        not issue counts as no key, so inventing keys buys no buckets of one's own."""
         api_key = request.headers.get(self.settings.rate_limit_api_key_header)
         if api_key:
-            return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:32]
+            digest = hashlib.sha256(api_key.encode(errors="replace")).hexdigest()
+            if digest in self.known_keys:
+                return "key:" + digest[:32]
         return "ip:" + self.client_address(request)
 
     def client_address(self, request: Request) -> str:
-        """The peer, or, while the hop in hand is a trusted proxy, the address it says it forwarded for."""
+        """The peer, or, while the hop in hand is a trusted proxy, the address it says it forwarded for.
+
+        Always a normalised IP address or a fixed-size digest: whatever a header says, the Redis key stays
+        short."""
         address = request.client.host if request.client else "unknown"
         hops = [h.strip() for v in request.headers.getlist(FORWARDED_FOR) for h in v.split(",")]
-        for hop in reversed(hops):
+        if any(_names(hop, address) for hop in hops):  # a proxy never lists itself: the server rewrote it
+            return self._rewritten_by_the_server()
+        for hop in reversed(hops[-MAX_HOPS:]):
             if not self._is_trusted(address) or not _is_ip(hop):
                 break
             address = hop
-        return address
+        return _bounded(address)
+
+    def _rewritten_by_the_server(self) -> str:
+        """The peer is a hop of the request's own X-Forwarded-For: uvicorn's proxy headers (on unless
+        `--no-proxy-headers`; they believe 127.0.0.1 and ::1) replaced the real peer with a value the client
+        may have chosen. Believing it would let a client rotate its address per request, so every such
+        request shares one budget, and the misconfiguration is logged once."""
+        if not self._warned_rewritten:
+            self._warned_rewritten = True
+            log.warning(
+                "the server rewrote the client address from X-Forwarded-For; start uvicorn with "
+                "--no-proxy-headers and list your proxies in TRUSTED_PROXIES (such requests share one limit)"
+            )
+        return REWRITTEN
 
     def _is_trusted(self, address: str) -> bool:
         try:
@@ -121,3 +147,16 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _bounded(address: str) -> str:
+    """A valid IP in its canonical form; anything else (a test client's name, a forged value) as a digest."""
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        return "digest-" + hashlib.sha256(address.encode(errors="replace")).hexdigest()[:32]
+
+
+def _names(hop: str, host: str) -> bool:
+    """Whether an X-Forwarded-For hop is `host`, bare, `host:port` or `[host]:port` (as uvicorn reads it)."""
+    return hop == host or hop.startswith((host + ":", f"[{host}]"))

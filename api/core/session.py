@@ -1,7 +1,8 @@
 """The dashboard's login: a signed, expiring, HttpOnly session cookie, so no token ever sits in a URL.
 
-The cookie is `v1.<expires>.<nonce>.<hmac>`; the HMAC key is derived from `ADMIN_TOKEN`, so rotating
-the token logs every session out. Nothing is stored server side.
+The cookie is `v1.<expires>.<session id>.<hmac>`; the HMAC key is derived from `ADMIN_TOKEN`, so rotating
+the token logs every session out. The session id is also kept in Redis until the session expires, and
+logging out deletes it: a copied cookie stops working at logout, not hours later.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import secrets
 import time
 
 from fastapi import Response
+from redis.asyncio import Redis
 
+from jobs.core import keys
+from jobs.core.errors import unavailable_on_redis_error
 from settings import Settings
 
 COOKIE_NAME = "admin_session"
@@ -41,7 +45,7 @@ def _sign(settings: Settings, payload: str) -> str:
 
 
 def issue(settings: Settings) -> str:
-    payload = f"{_VERSION}.{int(time.time()) + settings.admin_session_seconds}.{secrets.token_hex(8)}"
+    payload = f"{_VERSION}.{int(time.time()) + settings.admin_session_seconds}.{secrets.token_hex(16)}"
     return f"{payload}.{_sign(settings, payload)}"
 
 
@@ -58,10 +62,46 @@ def is_valid(settings: Settings, cookie: str | None) -> bool:
     return hmac.compare_digest(signature, _sign(settings, payload)) and int(expires) > time.time()
 
 
-def set_cookie(response: Response, settings: Settings) -> None:
+def session_id(cookie: str) -> str:
+    """The id part of a cookie that `is_valid` accepted."""
+    return cookie.split(".")[2]
+
+
+class AdminSessions:
+    """Open sessions, in Redis: one per app, made in the lifespan on the queue's pool."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+
+    async def open(self, response: Response) -> None:
+        """Start a session and hand its cookie to the browser."""
+        cookie = issue(self.settings)
+        with unavailable_on_redis_error():
+            await self.redis.set(
+                keys.admin_session(session_id(cookie)), 1, ex=self.settings.admin_session_seconds
+            )
+        set_cookie(response, self.settings, cookie)
+
+    async def is_open(self, cookie: str | None) -> bool:
+        """Signed with the current token, not expired, and not logged out."""
+        if cookie is None or not is_valid(self.settings, cookie):
+            return False
+        with unavailable_on_redis_error():
+            return bool(await self.redis.exists(keys.admin_session(session_id(cookie))))
+
+    async def close(self, cookie: str | None, response: Response) -> None:
+        """Log out: the session ends on the server, whoever holds a copy of the cookie."""
+        if cookie is not None and is_valid(self.settings, cookie):
+            with unavailable_on_redis_error():
+                await self.redis.delete(keys.admin_session(session_id(cookie)))
+        clear_cookie(response)
+
+
+def set_cookie(response: Response, settings: Settings, cookie: str) -> None:
     response.set_cookie(
         COOKIE_NAME,
-        issue(settings),
+        cookie,
         max_age=settings.admin_session_seconds,
         path=COOKIE_PATH,
         httponly=True,  # page scripts cannot read it

@@ -79,6 +79,11 @@ def rate_window(scope: str, subject: str) -> str:
     return f"{PREFIX}rate:{scope}:{subject}"
 
 
+def admin_session(session_id: str) -> str:
+    """A signed-in dashboard session: present while it is open (TTL: its expiry); logout deletes it."""
+    return f"{PREFIX}admin-session:{session_id}"
+
+
 def concurrency_leases(name: str) -> str:
     """A counting semaphore across workers (zset: holder -> lease expiry ms)."""
     return f"{PREFIX}leases:{name}"

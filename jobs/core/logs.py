@@ -1,7 +1,8 @@
 """structlog for the API and the worker: JSON lines in production, readable console lines in development.
 
 Standard-library loggers (uvicorn, arq) are routed through the same processors, so every line has one
-shape, and anything bound with `structlog.contextvars` (request_id, job_id, ...) appears on it.
+shape, and anything bound with `structlog.contextvars` (request_id, job_id, ...) appears on it. Job
+arguments and results stay out of arq's lines unless `LOG_JOB_ARGUMENTS=true`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 import structlog
 from structlog.typing import Processor
 
+from jobs.core.internals.log_redaction import HideJobArguments
 from settings import Settings
 
 
@@ -42,6 +44,8 @@ def configure_logging(settings: Settings) -> None:
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
+    if not settings.log_job_arguments:  # arguments such as email addresses stay out of the logs
+        handler.addFilter(HideJobArguments())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

@@ -23,7 +23,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from jobs.core import keys, records
+from jobs.core import deadline, keys, records
 from settings import Settings
 
 log = structlog.get_logger("jobs.metrics")
@@ -173,7 +173,9 @@ async def flush_forever(batch: MetricsBatch, redis: Redis, settings: Settings) -
     while True:
         await asyncio.sleep(settings.metrics_flush_seconds)
         try:
-            await flush(batch, redis, settings)
+            # Bounded like a request (on the API's pool): a frozen Redis must not hold a pooled connection.
+            with deadline.budget(settings.redis_request_budget_seconds):
+                await flush(batch, redis, settings)
         except Exception:
             log.warning("metrics flush failed; will retry", exc_info=True)
 

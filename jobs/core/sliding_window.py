@@ -67,14 +67,13 @@ class SlidingWindowLimiter:
         self._script = redis.register_script(lua.source("sliding_window"))
 
     async def acquire(self, key: str, rate: Rate, max_wait_seconds: float = 0.0) -> Decision:
-        raw = await self._script(
-            keys=[key],
-            args=[
-                rate.count,
-                int(rate.period_seconds * 1000),
-                int(max_wait_seconds * 1000),
-                uuid.uuid4().hex,
-            ],
-        )
+        return await self._decide(key, rate, [int(max_wait_seconds * 1000), uuid.uuid4().hex])
+
+    async def peek(self, key: str, rate: Rate) -> Decision:
+        """Would a request be admitted now? Records nothing (count only failures, refuse once too many)."""
+        return await self._decide(key, rate, [0, "", "peek"])
+
+    async def _decide(self, key: str, rate: Rate, args: list[int | str]) -> Decision:
+        raw = await self._script(keys=[key], args=[rate.count, int(rate.period_seconds * 1000), *args])
         admitted, remaining, wait_ms, reset_ms = (int(v) for v in raw)
         return Decision(bool(admitted), rate.count, remaining, wait_ms / 1000, reset_ms / 1000)

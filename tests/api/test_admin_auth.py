@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 import pytest
+import redis.asyncio
 from pydantic import SecretStr
 
 from api.core import session
 from api.main import app as default_app
+from api.main import create_app
 from settings import Settings
 
 PUBLIC_ADMIN_ROUTES = {("GET", "/admin"), ("POST", "/admin/session"), ("DELETE", "/admin/session")}
@@ -135,6 +139,138 @@ async def test_logging_out_expires_the_cookie(api: httpx.AsyncClient) -> None:
     assert response.status_code == 204
     assert 'admin_session=""' in response.headers["set-cookie"]
     assert "Max-Age=0" in response.headers["set-cookie"]
+
+
+async def test_logging_out_ends_the_session_on_the_server(api: httpx.AsyncClient) -> None:
+    """Finding 8: a copy of the cookie kept working after logout, until it expired hours later."""
+    cookie = await _log_in(api)
+
+    await api.delete("/admin/session", headers={"Cookie": cookie})
+    response = await api.get("/admin/queues", headers={"Cookie": cookie})
+
+    assert response.status_code == 401
+
+
+async def test_another_session_stays_open_when_one_logs_out(api: httpx.AsyncClient) -> None:
+    mine, other = await _log_in(api), await _log_in(api)
+
+    await api.delete("/admin/session", headers={"Cookie": mine})
+
+    assert (await api.get("/admin/queues", headers={"Cookie": other})).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://test.evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "http://test", "Sec-Fetch-Site": "cross-site"},
+    ],
+)
+async def test_a_cookie_authenticated_write_from_another_origin_is_403(
+    api: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """Finding 8: a replay with the cookie and a foreign Origin was accepted (only SameSite stopped it)."""
+    cookie = await _log_in(api)
+
+    response = await api.post(
+        "/admin/dead-letters/replay", json={"since_seconds": 60}, headers={"Cookie": cookie, **headers}
+    )
+
+    assert response.status_code == 403
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://test"},
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Origin": "https://admin.example.com", "Sec-Fetch-Site": "same-origin"},  # a proxy rewrote Host
+        {},
+    ],
+)
+async def test_a_cookie_authenticated_write_from_the_services_own_pages_passes(
+    api: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    cookie = await _log_in(api)
+
+    response = await api.post(
+        "/admin/dead-letters/replay", json={"since_seconds": 60}, headers={"Cookie": cookie, **headers}
+    )
+
+    assert response.status_code == 202
+
+
+async def test_a_bearer_write_is_not_subject_to_the_origin_check(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/admin/dead-letters/replay",
+        json={"since_seconds": 60},
+        headers={"Authorization": "Bearer test-admin-token", "Origin": "https://elsewhere.example"},
+    )
+
+    assert response.status_code == 202
+
+
+AddressedClient = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def from_address(
+    settings: Settings, redis_client: redis.asyncio.Redis
+) -> AsyncIterator[AddressedClient]:
+    """Clients of one app (3 wrong tokens a minute per address), each from the peer address it names."""
+    app = create_app(settings.model_copy(update={"admin_auth_failures": "3/minute"}))
+    async with app.router.lifespan_context(app):
+
+        @asynccontextmanager
+        async def client(address: str) -> AsyncIterator[httpx.AsyncClient]:
+            transport = httpx.ASGITransport(app=app, client=(address, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                yield http
+
+        yield client
+
+
+async def test_wrong_tokens_at_the_login_form_are_throttled_per_address(
+    from_address: AddressedClient,
+) -> None:
+    """Finding 8: ~345 guesses a second went through. Once throttled, even the right token is refused, so a
+    guesser learns nothing from the answers."""
+    async with from_address("203.0.113.7") as guesser, from_address("198.51.100.1") as other:
+        wrong = [await guesser.post("/admin/session", json={"token": f"guess-{i}"}) for i in range(3)]
+        throttled = await guesser.post("/admin/session", json={"token": "test-admin-token"})
+        elsewhere = await other.post("/admin/session", json={"token": "test-admin-token"})
+
+    assert [r.status_code for r in wrong] == [401, 401, 401]
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled.headers["retry-after"]) <= 60
+    assert elsewhere.status_code == 204
+
+
+async def test_wrong_bearer_tokens_are_throttled_per_address(from_address: AddressedClient) -> None:
+    async with from_address("203.0.113.7") as guesser:
+        wrong = [
+            await guesser.get("/admin/queues", headers={"Authorization": f"Bearer guess-{i}"})
+            for i in range(3)
+        ]
+        throttled = await guesser.get("/admin/queues", headers={"Authorization": "Bearer test-admin-token"})
+
+    assert [r.status_code for r in wrong] == [401, 401, 401]
+    assert throttled.status_code == 429
+
+
+async def test_the_right_token_never_counts_against_an_address(from_address: AddressedClient) -> None:
+    async with from_address("203.0.113.7") as operator:
+        answers = [
+            await operator.get("/admin/queues", headers={"Authorization": "Bearer test-admin-token"})
+            for _ in range(10)
+        ]
+
+    assert {r.status_code for r in answers} == {200}
 
 
 async def _log_in(api: httpx.AsyncClient) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import time
@@ -28,6 +29,7 @@ from settings import Settings
 
 SIGNUP = {"email": "ada@example.com", "name": "Ada"}
 PROXY = "10.0.0.5"
+ISSUED_KEYS = ("key-a", "key-b")
 Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 LimiterWithoutRedis = Callable[..., AbstractAsyncContextManager[ApiRateLimiter]]
 
@@ -35,7 +37,12 @@ LimiterWithoutRedis = Callable[..., AbstractAsyncContextManager[ApiRateLimiter]]
 @pytest.fixture
 def limited(settings: Settings) -> Settings:
     return settings.model_copy(
-        update={"rate_limit_enabled": True, "rate_limit_signup": "10/3s", "trusted_proxies": ["10.0.0.0/8"]}
+        update={
+            "rate_limit_enabled": True,
+            "rate_limit_signup": "10/3s",
+            "trusted_proxies": ["10.0.0.0/8"],
+            "api_keys": [hashlib.sha256(key.encode()).hexdigest() for key in ISSUED_KEYS],
+        }
     )
 
 
@@ -149,6 +156,18 @@ async def test_the_window_slides_so_a_second_burst_within_the_period_is_refused(
     assert 0.2 <= second.wait_seconds <= 0.4
 
 
+async def test_a_peek_tells_whether_a_request_would_pass_and_records_nothing(
+    limiter: SlidingWindowLimiter,
+) -> None:
+    rate, key = Rate(2, 60), keys.rate_window("test", "peek")
+    peeks = [await limiter.peek(key, rate) for _ in range(5)]
+    await limiter.acquire(key, rate)
+    await limiter.acquire(key, rate)
+
+    assert all(p.admitted and p.remaining == 2 for p in peeks)
+    assert not (await limiter.peek(key, rate)).admitted
+
+
 # --- reserving ahead, as jobs do for downstream limits (jobs/core/capacity.py) -----------------------
 
 
@@ -177,6 +196,38 @@ async def test_a_slot_further_away_than_the_max_wait_is_not_reserved(limiter: Sl
 
 
 # --- who the client is ------------------------------------------------------------------------------------
+
+
+async def test_invented_api_keys_share_the_budget_of_their_address(
+    client_from: Client, limited: Settings
+) -> None:
+    """Finding 1: every new X-API-Key value used to open a fresh bucket, so a limit was no limit."""
+    five_a_minute = limited.model_copy(update={"rate_limit_signup": "5/minute"})
+    async with client_from(settings=five_a_minute) as client:
+        responses = [
+            await client.post("/signup", json=SIGNUP, headers={"X-API-Key": f"invented-{i}"})
+            for i in range(20)
+        ]
+
+    assert Counter(r.status_code for r in responses) == {202: 5, 429: 15}
+
+
+async def test_an_issued_api_key_has_a_budget_apart_from_its_address(
+    client_from: Client, limited: Settings
+) -> None:
+    five_a_minute = limited.model_copy(update={"rate_limit_signup": "5/minute"})
+    async with client_from(settings=five_a_minute) as client:
+        await _burst(client, 5)
+        by_address = await client.post("/signup", json=SIGNUP)
+        by_key = await _burst(client, 6, headers={"X-API-Key": "key-a"})
+
+    assert by_address.status_code == 429
+    assert Counter(r.status_code for r in by_key) == {202: 5, 429: 1}
+
+
+def test_api_keys_are_sha256_digests() -> None:
+    with pytest.raises(ValidationError):
+        Settings(api_keys=["key-a"])
 
 
 async def test_each_api_key_has_its_own_budget(client_from: Client) -> None:
@@ -231,6 +282,9 @@ async def test_x_forwarded_for_from_a_trusted_proxy_names_the_client(client_from
         (PROXY, "192.0.2.1, 10.0.0.9", "192.0.2.1"),  # two trusted proxies in a row
         (PROXY, "192.0.2.1, not-an-ip", PROXY),  # a garbled hop stops the walk
         (PROXY, "", PROXY),
+        ("192.0.2.9", "192.0.2.9", "rewritten-by-server"),  # uvicorn took the peer from the header itself
+        ("192.0.2.9", "192.0.2.1, 192.0.2.9:4000", "rewritten-by-server"),
+        (PROXY, f"192.0.2.66, {PROXY}", "rewritten-by-server"),  # forged to look like it came via PROXY
     ],
 )
 def test_client_address_is_the_rightmost_hop_not_added_by_a_trusted_proxy(
@@ -245,10 +299,22 @@ def test_client_address_is_the_rightmost_hop_not_added_by_a_trusted_proxy(
 def test_an_api_key_is_never_part_of_the_redis_key_in_clear(limited: Settings) -> None:
     limiter = ApiRateLimiter(create_api_redis(limited), limited)
 
-    key = limiter.client_key(_request("203.0.113.7", {"x-api-key": "secret-key"}))
+    key = limiter.client_key(_request("203.0.113.7", {"x-api-key": "key-a"}))
 
     assert key.startswith("key:")
-    assert "secret-key" not in key
+    assert "key-a" not in key
+
+
+@pytest.mark.parametrize("peer", ["x" * 60_000, "testclient", "::FFFF:192.0.2.1"])
+def test_the_client_part_of_the_redis_key_is_bounded_whatever_the_peer_is_called(
+    limited: Settings, peer: str
+) -> None:
+    """Finding 9: a 60 KB forged address, once rewritten into the peer by uvicorn, became a key name."""
+    limiter = ApiRateLimiter(create_api_redis(limited), limited)
+
+    key = limiter.client_key(_request(peer))
+
+    assert len(key) <= 64
 
 
 # --- settings ---------------------------------------------------------------------------------------------

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
+import redis.asyncio
 
+from jobs.core import keys
+from settings import Settings
 from tests.support import WorkerProcess, wait_for, wait_for_status
 
 SIGNUP = {"email": "ada@example.com", "name": "Ada"}
@@ -50,3 +55,44 @@ async def test_a_job_logs_one_outcome_line_with_its_duration(
     [outcome] = [line for line in lines if line["event"] in OUTCOME_EVENTS]
     assert outcome["event"] == "job complete"
     assert isinstance(outcome["duration_s"], float)
+
+
+async def _arq_lines_of_one_signup(api: httpx.AsyncClient, worker: WorkerProcess, email: str) -> list[str]:
+    """Run one signup job for `email`; arq's own start and success lines for it, once both are logged."""
+    job_id = (await api.post("/signup", json={"email": email, "name": "Ada"})).json()["job_id"]
+    await wait_for_status(api, job_id, {"complete"})
+
+    async def arq_lines() -> list[str] | None:
+        parsed = [json.loads(line) for line in worker.log_text().splitlines() if line.startswith("{")]
+        mine = [
+            line["event"] for line in parsed if line.get("logger") == "arq.worker" and job_id in line["event"]
+        ]
+        return mine if any("←" in line for line in mine) else None
+
+    return await wait_for(arq_lines, what="arq's start and success lines for the job")
+
+
+async def test_no_log_line_carries_a_jobs_arguments_at_info(
+    api: httpx.AsyncClient, worker: WorkerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """arq logged `→ id:send_welcome_email(email='...', name='...')` at INFO: personal data in the logs."""
+    arq_lines = await _arq_lines_of_one_signup(api, worker, "private.person@example.com")
+
+    assert any("→" in line and "send_welcome_email(…)" in line for line in arq_lines), arq_lines
+    assert "private.person" not in worker.log_text()
+    assert "private.person" not in capsys.readouterr().err  # the API's own lines
+
+
+async def test_log_job_arguments_true_shows_them_again(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    start_worker: Callable[..., WorkerProcess],
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    worker = start_worker(worker_settings=settings.model_copy(update={"log_job_arguments": True}))
+    await wait_for(lambda: redis_client.zcard(keys.WORKERS), timeout=20, what="worker heartbeat")
+
+    arq_lines = await _arq_lines_of_one_signup(api, worker, "shown.person@example.com")
+
+    [start] = [line for line in arq_lines if "→" in line]
+    assert "send_welcome_email(_meta=" in start  # arq's own text: keyword arguments sorted, truncated

@@ -13,7 +13,7 @@ from api.main import create_app
 from devtools.redis_server import RedisServer
 from jobs.core.internals.connection import create_api_redis
 from settings import Settings
-from tests.support import WorkerProcess, wait_for, wait_for_status
+from tests.support import WorkerProcess, scrape, value, wait_for, wait_for_status
 
 
 @pytest.fixture
@@ -60,6 +60,24 @@ async def test_status_with_redis_down_answers_503_not_500(
     response = await outage_api.get("/jobs/some-job")
 
     assert response.status_code == 503
+
+
+async def test_metrics_with_redis_down_answer_200_with_redis_up_0_and_the_process_metrics(
+    outage_api: httpx.AsyncClient, own_redis: RedisServer
+) -> None:
+    """Finding 10: `/metrics` answered 503 while Redis was down, so an outage hid its own numbers."""
+    assert value(await scrape(outage_api), "redis_up") == 1
+    own_redis.stop()
+
+    started = time.monotonic()
+    samples = await scrape(outage_api)  # asserts the 200
+    elapsed = time.monotonic() - started
+
+    assert value(samples, "redis_up") == 0
+    assert value(samples, "process_resident_memory_bytes") > 0
+    assert value(samples, "process_cpu_seconds_total") > 0
+    assert any(name == "python_info" for name, _ in samples)
+    assert elapsed < 2, f"took {elapsed:.2f}s"
 
 
 async def test_readyz_is_503_while_redis_is_stopped_and_200_once_it_returns(

@@ -221,6 +221,15 @@ def test_api_command_points_at_an_importable_asgi_app() -> None:
     assert callable(target)
 
 
+def test_every_way_of_starting_the_api_turns_uvicorns_proxy_headers_off() -> None:
+    """TRUSTED_PROXIES alone decides whose X-Forwarded-For is believed (tests/e2e/test_client_address.py)."""
+    dockerfile_cmd = next(args for keyword, args in _final_stage() if keyword == "CMD")
+
+    assert "--no-proxy-headers" in _argv(_service("api")["command"])
+    assert '"--no-proxy-headers"' in dockerfile_cmd
+    assert '"--no-proxy-headers"' in (ROOT / "scripts" / "dev.py").read_text()
+
+
 @pytest.mark.parametrize("name", WORKERS)
 def test_worker_command_points_at_existing_worker_settings(name: str) -> None:
     argv = _argv(_service(name)["command"])

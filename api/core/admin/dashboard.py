@@ -18,8 +18,9 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.core import session
-from api.core.deps import AdminDep, QueueAdminDep, SettingsDep, is_admin
-from api.core.openapi import UNAUTHORIZED, WITH_BODY, event_stream
+from api.core.admin_guard import refuse_cross_origin_write
+from api.core.deps import AdminDep, AdminSessionsDep, AuthThrottleDep, QueueAdminDep, SettingsDep, is_admin
+from api.core.openapi import FORBIDDEN, RATE_LIMITED, UNAUTHORIZED, UNAVAILABLE, WITH_BODY, event_stream
 from jobs.core import QueueUnavailable
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -50,17 +51,33 @@ async def dashboard(authenticated: Annotated[bool, Depends(is_admin)]) -> FileRe
     return FileResponse(STATIC_DIR / page, media_type="text/html", headers=PAGE_HEADERS)
 
 
-@router.post("/session", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED | WITH_BODY)
-async def log_in(body: Login, response: Response, settings: SettingsDep) -> None:
-    """Trade the admin token for a signed, HttpOnly session cookie (the token never goes in a URL)."""
+@router.post(
+    "/session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=UNAUTHORIZED | WITH_BODY | RATE_LIMITED | UNAVAILABLE,
+)
+async def log_in(
+    body: Login,
+    request: Request,
+    response: Response,
+    settings: SettingsDep,
+    sessions: AdminSessionsDep,
+    throttle: AuthThrottleDep,
+) -> None:
+    """Trade the admin token for a signed, HttpOnly session cookie (the token never goes in a URL).
+    Wrong tokens are throttled per client address."""
+    await throttle.refuse_if_throttled(request)
     if not session.token_matches(settings, body.token):
+        await throttle.record_failure(request)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong admin token")
-    session.set_cookie(response, settings)
+    await sessions.open(response)
 
 
-@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
-async def log_out(response: Response) -> None:
-    session.clear_cookie(response)
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT, responses=FORBIDDEN | UNAVAILABLE)
+async def log_out(request: Request, response: Response, sessions: AdminSessionsDep) -> None:
+    """End the session on the server too: a copy of the cookie stops working now."""
+    refuse_cross_origin_write(request)
+    await sessions.close(request.cookies.get(session.COOKIE_NAME), response)
 
 
 @router.get(

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from api.core.deps import QueueAdminDep
 from api.core.openapi import UNAVAILABLE, plain_text
 from api.core.prometheus import render
+from jobs.core import QueueUnavailable
 
 router = APIRouter(tags=["health"])
 
@@ -18,5 +19,10 @@ router = APIRouter(tags=["health"])
     responses=plain_text(CONTENT_TYPE_LATEST, "Prometheus text.") | UNAVAILABLE,
 )
 async def prometheus_metrics(admin: QueueAdminDep) -> Response:
-    """Queue depth per queue, jobs by outcome, job and HTTP histograms (docs/observability.md)."""
-    return Response(render(await admin.metrics_snapshot()), media_type=CONTENT_TYPE_LATEST)
+    """Queue depth per queue, jobs by outcome, job and HTTP histograms (docs/observability.md). 200 with
+    `redis_up 0` and the process metrics while Redis is away: an outage must not hide its own numbers."""
+    try:
+        snapshot = await admin.metrics_snapshot()
+    except QueueUnavailable:
+        snapshot = None
+    return Response(render(snapshot), media_type=CONTENT_TYPE_LATEST)

@@ -1,4 +1,7 @@
-"""How the API and the worker reach Redis: JSON serializer, short timeouts, retry on connection errors."""
+"""How the API and the worker reach Redis: JSON serializer, short timeouts, retry on connection errors.
+
+The API's pool also keeps to each request's time budget (`budget.py`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from jobs.core.internals.budget import BudgetedConnectionPool
 from jobs.core.internals.wakeup import WakeableRedis
 from jobs.core.serializer import deserialize, serialize
 from settings import Settings
@@ -31,7 +35,7 @@ WORKER_CONNECTION_RETRIES = 1
 
 def create_api_redis(settings: Settings) -> ArqRedis:
     """The API's one shared pool: fails within about a second when Redis is away, so callers answer 503."""
-    pool = ConnectionPool.from_url(
+    pool = BudgetedConnectionPool.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_socket_timeout_seconds,
         socket_connect_timeout=settings.redis_connect_timeout_seconds,

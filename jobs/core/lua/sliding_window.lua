@@ -1,4 +1,5 @@
--- KEYS[1]: the window (zset: request id -> admitted-at ms). ARGV: count, period ms, max wait ms, id.
+-- KEYS[1]: the window (zset: request id -> admitted-at ms). ARGV: count, period ms, max wait ms, id, and
+-- an optional 'peek' (decide, record nothing: would a request be admitted now?).
 -- Returns {admitted 0|1, remaining, wait ms, reset ms}: `wait` is when the request may (or may next) go,
 -- `reset` is when the whole window is free again.
 local t = redis.call('TIME')
@@ -15,6 +16,9 @@ local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 local last = newest[2] and tonumber(newest[2]) or now
 if at - now > max_wait then
   return {0, 0, at - now, math.max(last + period - now, 0)}
+end
+if ARGV[5] == 'peek' then
+  return {1, math.max(count - taken, 0), at - now, math.max(last + period - now, 0)}
 end
 redis.call('ZADD', KEYS[1], at, ARGV[4])
 last = math.max(last, at)

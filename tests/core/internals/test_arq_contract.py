@@ -19,7 +19,7 @@ from redis.asyncio.client import Pipeline
 
 from jobs import WorkerSettings
 from jobs.core import keys
-from jobs.core.internals import reconnect, wakeup
+from jobs.core.internals import log_redaction, reconnect, wakeup
 from jobs.core.internals.connection import create_api_redis
 from jobs.core.internals.result_tap import ResultTap
 from jobs.core.serializer import deserialize, serialize
@@ -201,3 +201,17 @@ def test_serializer_stores_exceptions_as_type_and_message_only() -> None:
 def test_the_deserializer_refuses_anything_but_a_json_object(raw: bytes) -> None:
     with pytest.raises((ValueError, orjson.JSONDecodeError)):
         deserialize(raw)
+
+
+def test_arq_logs_job_arguments_and_results_with_the_formats_the_redaction_filter_knows() -> None:
+    """internals/log_redaction.py blanks the third argument of exactly these two lines of `run_job`."""
+    source = inspect.getsource(Worker.run_job)
+
+    assert (
+        f"logger.info('{log_redaction.JOB_START_FORMAT}', (start_ms - enqueue_time_ms) / 1000, ref, s, extra)"
+        in source
+    )
+    assert (
+        f"logger.info('{log_redaction.JOB_SUCCESS_FORMAT}', (finished_ms - start_ms) / 1000, ref, result_str)"
+        in source
+    )
