@@ -87,7 +87,8 @@ JOB_ABORT: Responses = {
     **UNAVAILABLE,
 }
 FORBIDDEN: Responses = {403: _error("A write authenticated by the session cookie came from another origin.")}
-ADMIN: Responses = UNAUTHORIZED | FORBIDDEN | RATE_LIMITED | UNAVAILABLE  # 429: too many wrong tokens
+ADMIN: Responses = UNAUTHORIZED | RATE_LIMITED | UNAVAILABLE  # 429: too many wrong tokens from one address
+ADMIN_WRITE: Responses = FORBIDDEN  # a cookie-authenticated write from another origin
 READINESS: Responses = {
     200: {"model": Readiness, "description": "Ready."},
     503: {"model": Readiness, "description": "Not ready: Redis is unreachable or no worker is alive."},

@@ -14,7 +14,7 @@ import structlog
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from jobs.core import keys, lua, metrics, overview
+from jobs.core import deadline, keys, lua, metrics, overview
 from settings import Settings
 
 log = structlog.get_logger("jobs.throughput")
@@ -58,7 +58,9 @@ async def record_forever(redis: Redis, settings: Settings) -> None:
     """An API process's sampler task: cancel it to stop. A failed sample is a gap in the chart, no more."""
     while True:
         try:
-            await record(redis, settings)
+            # Bounded like a request (on the API's pool): a silent Redis must not hold the pool's lock.
+            with deadline.budget(settings.redis_request_budget_seconds):
+                await record(redis, settings)
         except Exception:
             log.warning("throughput sample failed; will retry", exc_info=True)
         await asyncio.sleep(settings.dashboard_sample_seconds)

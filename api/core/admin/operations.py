@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from api.core.deps import AdminDep, QueueAdminDep
-from api.core.openapi import ADMIN, INVALID, NOT_FOUND, WITH_BODY
+from api.core.openapi import ADMIN, ADMIN_WRITE, INVALID, NOT_FOUND, WITH_BODY
 from api.core.schemas import JobId, ReplayAccepted, Replayed, ReplayWindow
 from jobs.core.admin import QueueOverview
 from jobs.core.dead_letters import CURSOR_PATTERN, DeadLetterPage
@@ -23,13 +23,21 @@ async def queues(admin: QueueAdminDep) -> list[QueueOverview]:
     return await admin.overview()
 
 
-@router.post("/queues/{name}/pause", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | INVALID)
+@router.post(
+    "/queues/{name}/pause",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND | INVALID | ADMIN_WRITE,
+)
 async def pause(name: QueueName, admin: QueueAdminDep) -> None:
     """Its workers take no new job (running ones finish); enqueues still answer 202 `queued`."""
     await admin.pause(name)
 
 
-@router.post("/queues/{name}/resume", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | INVALID)
+@router.post(
+    "/queues/{name}/resume",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND | INVALID | ADMIN_WRITE,
+)
 async def resume(name: QueueName, admin: QueueAdminDep) -> None:
     await admin.resume(name)
 
@@ -43,14 +51,16 @@ async def list_dead_letters(
     return await admin.dead_letters(limit, cursor)
 
 
-@router.post("/dead-letters/replay", status_code=status.HTTP_202_ACCEPTED, responses=WITH_BODY)
+@router.post("/dead-letters/replay", status_code=status.HTTP_202_ACCEPTED, responses=WITH_BODY | ADMIN_WRITE)
 async def replay_window(body: ReplayWindow, admin: QueueAdminDep) -> Replayed:
     replayed = await admin.replay_since(body.since_seconds)
     return Replayed(count=len(replayed), job_ids=[job.job_id for job in replayed])
 
 
 @router.post(
-    "/dead-letters/{job_id}/replay", status_code=status.HTTP_202_ACCEPTED, responses=NOT_FOUND | INVALID
+    "/dead-letters/{job_id}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=NOT_FOUND | INVALID | ADMIN_WRITE,
 )
 async def replay_one(job_id: JobId, admin: QueueAdminDep) -> ReplayAccepted:
     job = await admin.replay(job_id)
@@ -60,7 +70,9 @@ async def replay_one(job_id: JobId, admin: QueueAdminDep) -> ReplayAccepted:
 
 
 @router.delete(
-    "/dead-letters/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | INVALID
+    "/dead-letters/{job_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND | INVALID | ADMIN_WRITE,
 )
 async def discard(job_id: JobId, admin: QueueAdminDep) -> None:
     """Drop one dead letter for good; it is not replayed."""

@@ -52,7 +52,7 @@ async def dead_letter_window(
     return await admin.dead_letter_window(since_seconds, limit)
 
 
-@router.get("/failures")
+@router.get("/failures", responses=INVALID)
 async def failure_groups(
     admin: QueueAdminDep,
     limit: Limit = 20,
