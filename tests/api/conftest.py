@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
+from jobs.core import JobQueue
+from jobs.email import send_welcome_email
 from settings import Settings
 from tests.support import ROOT, serve_api
 
@@ -67,3 +70,15 @@ async def log_in(page: Page, live_api: str) -> None:
 async def screenshot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+async def dead_letter_row(
+    page: Page, live_api: str, job_queue: JobQueue, sink: httpx.AsyncClient
+) -> tuple[str, Locator]:
+    """A signup the mail sink rejects (400), so a dead letter; signed in, with its row on the page."""
+    await sink.post("/_control/fail", json={"status": 400, "times": 1})
+    failed = await job_queue.enqueue(send_welcome_email, email="ada@example.com", name="Ada")
+    await log_in(page, live_api)
+    row = page.locator(f'#dead-letters tr[data-job-id="{failed.job_id}"]')
+    await expect(row).to_be_visible()
+    return failed.job_id, row

@@ -19,7 +19,7 @@ from jobs.core.client import JobQueue
 from jobs.core.dead_letters import DeadLetter
 from jobs.core.throughput import Sample
 from jobs.email import send_welcome_email
-from tests.api.conftest import log_in, screenshot
+from tests.api.conftest import dead_letter_row, log_in, screenshot
 from tests.support import WorkerProcess, wait_for
 
 
@@ -61,16 +61,12 @@ async def test_a_dead_letter_is_replayed_by_clicking_and_confirming_and_then_com
     sink: httpx.AsyncClient,
     worker: WorkerProcess,
 ) -> None:
-    await sink.post("/_control/fail", json={"status": 400, "times": 1})
-    failed = await job_queue.enqueue(send_welcome_email, email="ada@example.com", name="Ada")
-    await log_in(page, live_api)
-    row = page.locator(f'#dead-letters tr[data-job-id="{failed.job_id}"]')
-    await expect(row).to_be_visible()
+    failed, row = await dead_letter_row(page, live_api, job_queue, sink)
 
     await row.locator("button.replay").click()
     dialog = page.locator("#confirm-dialog")
     await expect(dialog).to_be_visible()
-    await expect(dialog.locator("#confirm-items")).to_contain_text(failed.job_id)
+    await expect(dialog.locator("#confirm-items")).to_contain_text(failed)
     await dialog.locator("#confirm-replay").click()
 
     replayed = page.locator("#replays tbody tr").first

@@ -7,9 +7,8 @@ import httpx
 from playwright.async_api import Page, expect
 
 from jobs.core import JobQueue, QueueAdmin
-from jobs.email import send_welcome_email
 from settings import Settings
-from tests.api.conftest import log_in, screenshot
+from tests.api.conftest import dead_letter_row, log_in, screenshot
 from tests.support import WorkerProcess
 
 
@@ -39,15 +38,11 @@ async def test_a_dead_letter_is_discarded_by_clicking_and_confirming(
     worker: WorkerProcess,
     settings: Settings,
 ) -> None:
-    await sink.post("/_control/fail", json={"status": 400, "times": 1})
-    failed = await job_queue.enqueue(send_welcome_email, email="ada@example.com", name="Ada")
-    await log_in(page, live_api)
-    row = page.locator(f'#dead-letters tr[data-job-id="{failed.job_id}"]')
-    await expect(row).to_be_visible()
+    failed, row = await dead_letter_row(page, live_api, job_queue, sink)
 
     await row.locator("button.discard").click()
     dialog = page.locator("#confirm-dialog")
-    await expect(dialog.locator("#confirm-items")).to_contain_text(failed.job_id)
+    await expect(dialog.locator("#confirm-items")).to_contain_text(failed)
     await expect(dialog.locator("#confirm-replay")).to_have_text("Discard")
     await dialog.locator("#confirm-replay").click()
 
