@@ -115,19 +115,26 @@ def start_redis(stack: DevStack) -> str:
         return url
     binary = find_redis_server()  # RedisServerNotFound says what to install
     port = REDIS_PORT if _port_is_free(REDIS_PORT) else free_port()
-    say(f"no Redis answers at {url}; starting {binary} on port {port} (data in .dev/redis)")
-    stack.redis = RedisServer(port=port, directory=ROOT / ".dev" / "redis", appendonly=True, binary=binary)
+    data = data_directory(binary)
+    say(f"no Redis answers at {url}; starting {binary} on port {port} (data in {data.relative_to(ROOT)})")
+    stack.redis = RedisServer(port=port, directory=data, appendonly=True, binary=binary)
     stack.redis.start()
     return stack.redis.url
 
 
-def start_redis_or_explain(stack: DevStack) -> str | None:
-    """`start_redis`, or None after printing what to install when there is no redis-server to start."""
-    from devtools.redis_server import RedisServerNotFound
+def data_directory(binary: str) -> Path:
+    """Where the dev Redis keeps its AOF: one directory per server (.dev/redis, .dev/valkey), because an
+    older redis-server cannot read the files Valkey 8 writes (RDB format 11)."""
+    name = Path(binary).name.removesuffix("-server")
+    return ROOT / ".dev" / (name if name in ("redis", "valkey") else "redis")
 
+
+def start_redis_or_explain(stack: DevStack) -> str | None:
+    """`start_redis`, or None after saying why not: no redis-server (what to install), or it would not start
+    (its log)."""
     try:
         return start_redis(stack)
-    except RedisServerNotFound as error:
+    except RuntimeError as error:  # RedisServerNotFound, or the server exited: never a traceback
         print(f"\n{error}\n", file=sys.stderr, flush=True)
         return None
 
