@@ -49,7 +49,8 @@ def find_uv(root: Path = ROOT) -> Path:
     uv = tool_dir / "bin" / "uv"
     if uv.exists() and uv_version(uv) is not None:
         return uv
-    say(f"uv not found on PATH: installing uv {UV_VERSION} from PyPI into {tool_dir} (once, ~40 MB)")
+    wanted = ".".join(map(str, MIN_UV))
+    say(f"no uv {wanted}+ on PATH: installing uv {UV_VERSION} from PyPI into {tool_dir} (once, ~60 MB)")
     try:
         venv.create(tool_dir, with_pip=True, clear=True)
     except subprocess.CalledProcessError as error:  # e.g. Debian's python3 without python3-venv
