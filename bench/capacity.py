@@ -289,7 +289,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--api-processes", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     load_before = _loadavg()
     phases, notes = measure(args)
