@@ -2,9 +2,11 @@
 
 Built-in kinds are validated, strictly (no unknown field), against the Kubernetes 1.37 schemas that the
 `kubernetes-validate` package ships (it reads them from the package: no network). KEDA's ScaledObject
-is not in those schemas: it is checked structurally below, against the fields and types of KEDA 2.x's
-ScaledObject CRD (keda.sh/v1alpha1; trigger metadata is a map of strings there), plus what only this
-project knows: which Deployment serves which queue, and which metric says how deep it is.
+is not in those schemas, and KEDA's CRD is not vendored here: the ScaledObjects are checked structurally
+below, against the `spec` and trigger fields of the ScaledObject CRD of KEDA v2.20.2 (kedacore/keda,
+config/crd/bases/keda.sh_scaledobjects.yaml, keda.sh/v1alpha1; trigger metadata is a map of strings
+there), plus what only this project knows: which Deployment serves which queue, and which metric says
+how deep it is.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ KUBERNETES_VERSION = "1.37"
 SETTINGS = Settings()
 SETTINGS_ENV_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 WORKER_POOLS = {"worker": "default", "worker-critical": "critical", "worker-bulk": "bulk"}
-# KEDA 2.x ScaledObject `spec` fields (keda.sh/v1alpha1 CRD); anything else is a typo KEDA would reject.
+# KEDA v2.20.2's ScaledObject `spec` fields (keda.sh/v1alpha1 CRD); anything else is a typo KEDA rejects.
 SCALED_OBJECT_FIELDS = frozenset(
     {
         "scaleTargetRef",
