@@ -194,7 +194,7 @@ def measure(args: argparse.Namespace) -> tuple[list[Phase], str]:
         stack.enter_context(workers(server.url, args.workers, parts))
         target = url + "/bench/noop"
         run_load(wrk, target, b"{}", args.connections, 2)  # warm up the processes and their pools
-        _drain(client, server.url, timeout=args.seconds * 2)
+        purged = _drain(client, server.url, timeout=args.seconds * 2)[1]
         asyncio.run(_control(server.url, queue_control.pause))
 
         before = parts.sample()
@@ -205,7 +205,8 @@ def measure(args: argparse.Namespace) -> tuple[list[Phase], str]:
 
         before = parts.sample()
         asyncio.run(_control(server.url, queue_control.resume))
-        left = _drain(client, server.url, timeout=args.seconds * 2)
+        left, dropped = _drain(client, server.url, timeout=args.seconds * 2)
+        purged += dropped
         after = parts.sample()
         phases.append(_phase(f"2. drain ({args.workers} workers)", before, after, 0, backlog - left))
 
@@ -219,32 +220,50 @@ def measure(args: argparse.Namespace) -> tuple[list[Phase], str]:
         accepted = _accepted(client) - accepted_before
         done = accepted - (backlog_after - backlog_before)
         phases.append(_phase("3. both at once", before, after, accepted, done))
+        purged += _drain(client, server.url, timeout=args.seconds)[1]
+        time.sleep(1.5)  # the workers' last counts land
+        expected_runs = _accepted(client) - purged
+        duplicates = _runs(client) - expected_runs
         notes = (
             f"{load_generator_name(wrk)}; enqueue latency alone p50 {alone.p50_ms:.1f} ms, "
             f"p99 {alone.p99_ms:.1f} ms; with the workers running p50 {both.p50_ms:.1f} ms, "
             f"p99 {both.p99_ms:.1f} ms; HTTP errors {alone.errors + both.errors}; "
-            f"backlog left after phase 2: {left} jobs (dropped), after phase 3: {backlog_after}"
+            f"backlog left after phase 2: {left} jobs (dropped), after phase 3: {backlog_after}; "
+            f"soak: {expected_runs} jobs accepted and not purged, {expected_runs + duplicates} runs: "
+            f"duplicates {duplicates}"
         )
         return phases, notes
 
 
 async def _control(
     redis_url: str, operation: Callable[[redis.asyncio.Redis, str], Awaitable[object]]
-) -> None:
+) -> object:
     async with redis.asyncio.Redis.from_url(redis_url) as client:
-        await operation(client, QUEUE)
+        return await operation(client, QUEUE)
 
 
-def _drain(client: redis.Redis, redis_url: str, timeout: float) -> int:
-    """Wait until the queue is empty, for at most `timeout` s; then purge what is left (a purge wants a
-    paused queue) and say how much that was: the run's length stays bounded on a slow machine."""
+def _drain(client: redis.Redis, redis_url: str, timeout: float) -> tuple[int, int]:
+    """Wait until the queue is empty, for at most `timeout` s; then purge what is left, so the run's
+    length stays bounded on a slow machine. Returns (jobs left at the timeout, jobs purged unrun)."""
     deadline = time.monotonic() + timeout
     while (left := _size(client, QUEUE)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if left:
-        for operation in (queue_control.pause, queue_control.purge, queue_control.resume):
-            asyncio.run(_control(redis_url, operation))
-    return left
+    if not left:
+        return 0, 0
+    asyncio.run(_control(redis_url, queue_control.pause))  # a purge wants a paused queue (README)
+    time.sleep(0.5)  # claims that began before the pause complete: such a job runs and is not purged
+    purged = asyncio.run(_control(redis_url, queue_control.purge))
+    asyncio.run(_control(redis_url, queue_control.resume))
+    while _size(client, QUEUE):  # the running jobs the purge kept
+        time.sleep(0.05)
+    assert isinstance(purged, int)
+    return left, purged
+
+
+def _runs(client: redis.Redis) -> int:
+    """Runs of the no-op job so far, from the workers' flushed counter (a retry would count too)."""
+    raw = client.hget(keys.METRICS, '["jobs_started","bench_noop"]')
+    return int(raw or 0)  # type: ignore[arg-type]  # redis-py's sync/async union
 
 
 def report(args: argparse.Namespace, phases: list[Phase], notes: str, load_before: str) -> str:

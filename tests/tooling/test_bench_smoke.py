@@ -73,4 +73,5 @@ def test_the_capacity_script_runs_its_three_phases_and_reports_them() -> None:
     for phase in ("1. enqueue", "2. drain", "3. both at once"):
         assert phase in run.stdout
     assert "HTTP errors 0" in run.stdout
+    assert "duplicates 0" in run.stdout  # each accepted job that was not purged ran exactly once
     assert "load average before" in run.stdout
