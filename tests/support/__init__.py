@@ -67,14 +67,21 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class WorkerProcess:
     """`arq <settings>` as a real child process, logging JSON to a file the test can read."""
 
-    def __init__(self, settings: Settings, log_path: Path, target: str = "jobs.WorkerSettings") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        log_path: Path,
+        target: str = "jobs.WorkerSettings",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.log_path = log_path
         self.target = target
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        env = {**settings_env(self.settings), "LOG_FORMAT": "json"}
+        env = {**settings_env(self.settings), "LOG_FORMAT": "json", **self.env}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(BIN / "arq"), self.target], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
