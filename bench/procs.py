@@ -63,7 +63,7 @@ def worker(redis_url: str, target: str, overrides: Mapping[str, str] | None = No
     client = redis.Redis.from_url(redis_url)
     try:
         deadline = time.monotonic() + 30
-        while not client.keys("*health-check"):
+        while not client.keys("*health-check*"):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker {target} did not start (exit code {process.poll()})")
             time.sleep(0.05)

@@ -51,3 +51,27 @@ def test_the_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
     for heading in ("Enqueue endpoint", "Pickup latency", "Worker throughput", "What each piece costs"):
         assert heading in report
     assert (tmp_path / "benchmarks-latency.png").stat().st_size > 0
+
+
+@pytest.mark.timeout(300)
+def test_the_capacity_script_runs_its_three_phases_and_reports_them() -> None:
+    command = [
+        sys.executable,
+        "bench/capacity.py",
+        "--seconds",
+        "1",
+        "--workers",
+        "1",
+        "--api-processes",
+        "1",
+    ]
+    run = subprocess.run(
+        [*command, "--connections", "4"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=240
+    )
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for phase in ("1. enqueue", "2. drain", "3. both at once"):
+        assert phase in run.stdout
+    assert "HTTP errors 0" in run.stdout
+    assert "duplicates 0" in run.stdout  # each accepted job that was not purged ran exactly once
+    assert "load average before" in run.stdout
