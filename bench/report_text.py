@@ -95,7 +95,9 @@ margin between rounds on this machine (see the spreads).
 """
 
 
-def render(report: Report, sections: dict[str, list[str]], when: str, plot: str, notes: list[str]) -> str:
+def render(
+    report: Report, sections: dict[str, list[str]], when: str, plot: str, notes: list[str], peers: str
+) -> str:
     sizes = report.sizes
     table = {name: "\n".join(lines) for name, lines in sections.items()}
     how = HOW.format(
@@ -113,7 +115,8 @@ ratio is computed within each round (both variants measured minutes apart at mos
 the same way. The machine (2 cores) is shared with other engineers' test suites and noisy: read the
 ratios, not the absolute numbers.
 
-## Goals
+{peers}
+## Goals of the template's own variants
 
 {table["goals"]}
 
