@@ -14,8 +14,8 @@ HOW = """\
 
 - **Enqueue endpoint**: one `uvicorn bench.app:app` process (uvloop, httptools, request-id logging at INFO
   as JSON to /dev/null, metrics middleware on) per configuration, pinned to core 0; the load generator
-  ({load}, 2 threads, {connections} connections) pinned to core 1; Redis (its own `redis-server` on
-  loopback) floats. `bench/app.py` adds the comparison endpoints to the template's own app: each takes
+  ({load}, 2 threads, {connections} connections) pinned to core 1 with Redis (its own `redis-server`
+  on loopback). `bench/app.py` adds the comparison endpoints to the template's own app: each takes
   the same `SignupIn` body and the same rate-limit dependency as `POST /signup` and differs only in
   what it does with it: arq's `enqueue_job` (3 round trips and a WATCH), a FastAPI `BackgroundTasks`
   sync task, or nothing (`/bench/bare`, no body). Redis is flushed before each load run.

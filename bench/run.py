@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import tempfile
 import time
@@ -30,7 +31,7 @@ if __name__ == "__main__":  # `python3 bench/run.py`: get into the project's ven
 from bench import peer_bench as pb  # noqa: E402
 from bench import results as r  # noqa: E402
 from bench.load import ensure_wrk, load_generator_name, run_load  # noqa: E402
-from bench.procs import api_server  # noqa: E402
+from bench.procs import LOAD_CORE, api_server  # noqa: E402
 from bench.queue_bench import WorkerRun, measure_idle_and_pickup, measure_throughput  # noqa: E402
 from bench.report import Report, write_report  # noqa: E402
 from bench.results import Results, Sizes, from_json, to_json  # noqa: E402
@@ -193,6 +194,20 @@ def bench_signup_pickup(
         say(f"pickup round {round_index + 1} POST /signup: median {median:.1f} ms")
 
 
+def _pin_redis(redis: RedisServer) -> None:
+    """Redis shares the load generator's core, as in issue 14's set-up: the server core is the app's alone."""
+    import shutil
+    import subprocess
+
+    import redis as redis_py
+
+    client = redis_py.Redis.from_url(redis.url)
+    pid = str(client.info("server")["process_id"])
+    client.close()
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        subprocess.run(["taskset", "-a", "-pc", str(LOAD_CORE), pid], capture_output=True, check=False)
+
+
 def _record_load(results: Results, phase: str) -> None:
     results.load[phase] = Path("/proc/loadavg").read_text().strip() if Path("/proc/loadavg").exists() else "?"
 
@@ -293,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.monotonic()
         peers = available_peers(args.smoke, results, say) if args.only != "template" else []
         with RedisServer() as redis:
+            _pin_redis(redis)
             bench_http(redis, sizes, results, wrk, http_plan(args.only, peers), say)
             if args.only != "peers":
                 bench_pickup(redis, sizes, results, say)
