@@ -115,9 +115,9 @@ def peer_table(res: Results, sizes: Sizes) -> list[str]:
             version,
             spread(rps),
             spread(_http_field(res, http_name, "p99_ms"), 1),
-            spread(ratios(shipped, rps), 2) + "x" if name != "template" else "",
+            spread(ratios(shipped, rps), 2) + "x" if name != "template" and rps else "",
             spread(drain),
-            spread(ratios(template_drain, drain), 2) + "x" if name != "template" else "",
+            spread(ratios(template_drain, drain), 2) + "x" if name != "template" and drain else "",
             crash_text,
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -131,10 +131,28 @@ def peer_table(res: Results, sizes: Sizes) -> list[str]:
 
 
 def load_lines(res: Results) -> list[str]:
-    if not res.load:
+    """`/proc/loadavg` as each phase started, and how busy the machine was overall."""
+    phases = {phase: value for phase, value in res.load.items() if phase != "duration"}
+    if not phases:
         return []
-    listed = "; ".join(f"{phase}: {value}" for phase, value in res.load.items())
-    return [f"Machine load (`/proc/loadavg` as each phase started): {listed}."]
+    listed = "; ".join(f"{phase} {' '.join(value.split()[:3])}" for phase, value in phases.items())
+    return [
+        f"Machine load (`/proc/loadavg` 1, 5, 15 min, as each phase started): {listed}. "
+        f"{busy_note(res)} The run took {res.load.get('duration', '?')}."
+    ]
+
+
+def busy_note(res: Results) -> str:
+    """Says plainly when other work competed for the 2 cores during the run."""
+    peaks = [float(v.split()[0]) for p, v in res.load.items() if p != "duration" and v[:1].isdigit()]
+    if not peaks:
+        return ""
+    if max(peaks) > 2:
+        return (
+            f"**Noisy run**: the 1-minute load reached {max(peaks):.1f} on 2 cores, so other work "
+            "competed with the benchmark; ratios within a round are the figures to read."
+        )
+    return f"The 1-minute load stayed at or below {max(peaks):.1f} on 2 cores."
 
 
 def write_peers_plot(res: Results, path: Path) -> None:

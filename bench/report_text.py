@@ -107,13 +107,16 @@ def render(
         jobs=sizes.throughput_jobs,
     )
     gaps = "\n".join(notes)
+    from bench.report_peers import busy_note
+
+    busy = busy_note(report.results)
     return f"""# Benchmarks: enqueue cost, pickup latency, worker throughput
 {SMOKE_NOTE if report.smoke else ""}
 Made with `{report.command}` on {when}. {sizes.rounds} round(s); in each round every variant of a comparison
 runs once, in an order that rotates from round to round. Figures are `median [min-max]` over rounds; a
 ratio is computed within each round (both variants measured minutes apart at most) and then summarised
 the same way. The machine (2 cores) is shared with other engineers' test suites and noisy: read the
-ratios, not the absolute numbers.
+ratios, not the absolute numbers. {busy}
 
 {peers}
 ## Goals of the template's own variants

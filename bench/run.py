@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if __name__ == "__main__":  # `python3 bench/run.py`: get into the project's venv, then import from the root
@@ -37,7 +38,7 @@ from bench.report import Report, write_report  # noqa: E402
 from bench.results import Results, Sizes, from_json, to_json  # noqa: E402
 from devtools.redis_server import RedisServer, free_port  # noqa: E402
 
-FULL = Sizes(3, 6.0, 32, 50, 3.0, 2000, (0.005, 0.01, 0.02, 0.1), (0.25, 5.0), 3000, 120.0)
+FULL = Sizes(3, 6.0, 32, 50, 5.0, 2000, (0.005, 0.01, 0.02, 0.1), (0.25, 5.0), 3000, 120.0)
 QUICK = Sizes(1, 4.0, 32, 30, 2.0, 1000, (0.01,), (1.0,), 2000, 60.0)
 RAW_NAME = "benchmarks-raw.json"
 SMOKE = Sizes(1, 1.0, 4, 2, 0.3, 20, (0.01,), (0.25,), 20, 2.0)
@@ -187,6 +188,7 @@ def bench_crash(sizes: Sizes, results: Results, peers: Sequence[str], say: Calla
 def bench_signup_pickup(
     redis: RedisServer, sizes: Sizes, results: Results, say: Callable[[str], None]
 ) -> None:
+    _record_load(results, "pickup from POST /signup")
     for round_index in range(sizes.rounds):
         latencies = pb.measure_signup_pickup(redis.url, sizes.pickup_samples, RATE_LIMIT_ON)
         results.pickup.setdefault(r.PICKUP_SIGNUP, []).append(latencies)
@@ -202,7 +204,8 @@ def _pin_redis(redis: RedisServer) -> None:
     import redis as redis_py
 
     client = redis_py.Redis.from_url(redis.url)
-    pid = str(client.info("server")["process_id"])
+    info: dict[str, Any] = client.info("server")  # type: ignore[assignment]  # typed for sync and async alike
+    pid = str(info["process_id"])
     client.close()
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         subprocess.run(["taskset", "-a", "-pc", str(LOAD_CORE), pid], capture_output=True, check=False)
@@ -213,6 +216,7 @@ def _record_load(results: Results, phase: str) -> None:
 
 
 def bench_pickup(redis: RedisServer, sizes: Sizes, results: Results, say: Callable[[str], None]) -> None:
+    _record_load(results, "pickup")
     for round_index in range(sizes.rounds):
         for name in rotated(list(PICKUP), round_index):
             idle, breakdown, latencies = measure_idle_and_pickup(
@@ -225,6 +229,7 @@ def bench_pickup(redis: RedisServer, sizes: Sizes, results: Results, say: Callab
 
 
 def bench_curve(redis: RedisServer, sizes: Sizes, results: Results, say: Callable[[str], None]) -> None:
+    _record_load(results, "curve")
     runs = {f"polling, poll_delay {d * 1000:g} ms": _polling(d) for d in sizes.curve_poll_delays}
     runs |= {
         f"wake-up, idle wait {w:g} s": WorkerRun("Template", {"WORKER_IDLE_WAIT_SECONDS": str(w)}, True)
@@ -237,6 +242,7 @@ def bench_curve(redis: RedisServer, sizes: Sizes, results: Results, say: Callabl
 
 
 def bench_throughput(redis: RedisServer, sizes: Sizes, results: Results, say: Callable[[str], None]) -> None:
+    _record_load(results, "throughput")
     for round_index in range(sizes.rounds):
         for name in rotated(list(THROUGHPUT), round_index):
             rate = measure_throughput(redis.url, THROUGHPUT[name], sizes.throughput_jobs)
@@ -297,8 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, crash_cap_seconds=args.crash_cap)
     raw_path = args.out / RAW_NAME
 
+    began = time.monotonic()
+
     def say(line: str) -> None:
-        print(f"==> {line}", flush=True)
+        elapsed = time.monotonic() - began
+        print(f"==> [{elapsed // 60:02.0f}:{elapsed % 60:02.0f}] {line}", flush=True)
 
     wrk = ensure_wrk(install=not args.smoke and not args.render_only)  # smoke: the httpx fallback, no install
     if args.render_only:
