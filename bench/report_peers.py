@@ -207,18 +207,39 @@ def peer_gap_notes(res: Results, unmet: set[str]) -> list[str]:
             "log line built lazily), i.e. the request-path work of issue 14."
         )
     if any(w.startswith("worker no-op jobs/s") for w in unmet):
+        tput = res.throughput
+
+        def piece(without: str) -> str:
+            return spread(ratios(tput.get(r.TEMPLATE, []), tput.get(without, [])), 2) + "x"
+
+        priced = [piece(r.NO_LOGS), piece(r.NO_JOB_HOOKS), piece(r.NO_WRAPPER)]
+        missing = " (n/a: not measured in this run, `--only peers`)" if "n/ax" in priced else ""
         notes.append(
             "**Why the template's worker is short of the target.** A no-op job is nothing but per-job "
-            "overhead, and the template adds some on purpose (claim refresh and started-at, metrics, "
-            "dead-letter and retry bookkeeping, three INFO log lines per job); section 4 prices each "
-            "piece in the same run. arq's own loop (a poll, then one task per job, each reading the job "
-            "and writing the result in separate round trips) bounds it too. What would close it: "
-            "batching the per-job writes and logs, and claiming several jobs per round trip."
+            "overhead, and the template adds some on purpose. Priced in this run (section 4, throughput "
+            f"with the piece / without it): INFO logs {priced[0]}, the per-job hooks (claim refresh, "
+            f"started-at, metrics) {priced[1]}, the `@job` wrapper (log context, retries, metrics) "
+            f"{priced[2]}{missing}. arq's own loop (a poll, then one task per job that reads the job and "
+            "writes its result in separate round trips) bounds it too, where taskiq's stream broker reads "
+            "up to 100 messages per round trip. "
+            "What would close it: batching the per-job writes and log lines, and claiming several "
+            "jobs per round trip (the worker work of issue 14)."
         )
     if any(w.startswith("pickup") for w in unmet):
+        signup, direct = _pooled(res, r.PICKUP_SIGNUP), _pooled(res, r.PICKUP_TEMPLATE)
+        split = (
+            f" The same worker with the job enqueued directly (no HTTP) in this run: p50 "
+            f"{percentile(direct, 50):.1f} ms, p99 {percentile(direct, 99):.1f} ms, so the rest is the "
+            "request's own path (uvicorn, middleware, rate limiter) before the enqueue."
+            if direct
+            else ""
+        )
         notes.append(
-            "**Pickup.** Measured through the whole path (HTTP, enqueue, wake-up, claim) on a busy "
-            "machine; see the pickup table's per-round spread before reading it as a regression."
+            "**Why pickup is over the target.** Measured from sending `POST /signup` to the job's claim: "
+            f"p50 {percentile(signup, 50):.1f} ms, p99 {percentile(signup, 99):.1f} ms.{split} On a "
+            "busy machine (see the load below) a request or a wake-up can wait for a core; read the "
+            "per-round figures in section 2 before taking it as a regression. What would close it: "
+            "a shorter request path (the request-path work of issue 14) and a quiet machine."
         )
     if "crash recovery, template defaults" in unmet:
         notes.append(
