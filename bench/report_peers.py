@@ -212,14 +212,14 @@ def peer_gap_notes(res: Results, unmet: set[str]) -> list[str]:
         def piece(without: str) -> str:
             return spread(ratios(tput.get(r.TEMPLATE, []), tput.get(without, [])), 2) + "x"
 
-        priced = [piece(r.NO_LOGS), piece(r.NO_JOB_HOOKS), piece(r.NO_WRAPPER)]
-        missing = " (n/a: not measured in this run, `--only peers`)" if "n/ax" in priced else ""
+        costs = [piece(r.NO_LOGS), piece(r.NO_JOB_HOOKS), piece(r.NO_WRAPPER)]
+        missing = " (n/a: not measured in this run, `--only peers`)" if "n/ax" in costs else ""
         notes.append(
             "**Why the template's worker is short of the target.** A no-op job is nothing but per-job "
             "overhead, and the template adds some on purpose. Priced in this run (section 4, throughput "
-            f"with the piece / without it): INFO logs {priced[0]}, the per-job hooks (claim refresh, "
-            f"started-at, metrics) {priced[1]}, the `@job` wrapper (log context, retries, metrics) "
-            f"{priced[2]}{missing}. arq's own loop (a poll, then one task per job that reads the job and "
+            f"with the piece / without it): INFO logs {costs[0]}, the per-job hooks (claim refresh, "
+            f"started-at, metrics) {costs[1]}, the `@job` wrapper (log context, retries, metrics) "
+            f"{costs[2]}{missing}. arq's own loop (a poll, then one task per job that reads the job and "
             "writes its result in separate round trips) bounds it too, where taskiq's stream broker reads "
             "up to 100 messages per round trip. "
             "What would close it: batching the per-job writes and log lines, and claiming several "
