@@ -10,7 +10,7 @@ import pytest
 
 from bench import results as r
 from bench.load import LoadResult, parse_wrk
-from bench.report_peers import peer_goals, peer_table
+from bench.report_peers import peer_gap_notes, peer_goals, peer_table
 from bench.results import Results, Sizes
 from tests.support import ROOT
 
@@ -112,3 +112,16 @@ def test_a_crashed_job_that_never_ran_again_shows_as_over_the_cap() -> None:
     table = "\n".join(peer_table(_results(), SIZES))
 
     assert "> 30 s (cap)" in table
+
+
+def test_each_goal_not_met_gets_a_note_with_its_cause_from_the_same_run() -> None:
+    res = _results()
+    res.throughput = {r.TEMPLATE: [600.0, 600.0], r.NO_LOGS: [800.0, 750.0]}
+    _, unmet = peer_goals(res, SIZES)
+
+    notes = "\n".join(peer_gap_notes(res, unmet))
+
+    assert "Why the template's worker is short" in notes
+    assert "INFO logs 0.78 [0.75-0.80]x" in notes  # 600/800 and 600/750, the same rounds
+    assert "Why pickup is over the target" in notes
+    assert "Crash recovery" not in notes  # 14 s: met
