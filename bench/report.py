@@ -275,7 +275,7 @@ def write_report(report: Report, out: Path) -> Path:
         "costs": cost_table(report.results),
         "machine": describe_machine(report.load_generator),
     }
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = report.results.made_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     peers = peers_section(report.results, report.sizes)
     path.write_text(render(report, sections, when, PLOT_NAME, gap_notes(report.results, unmet), peers))
     return path

@@ -37,6 +37,7 @@ class Results:
     versions: dict[str, str] = field(default_factory=dict)  # peer library -> version
     load: dict[str, str] = field(default_factory=dict)  # phase -> /proc/loadavg as it started
     skipped: list[str] = field(default_factory=list)  # peers left out of this run, and why
+    made_at: str = ""  # when the run ended (UTC), so a re-rendered report keeps the run's date
 
 
 # The variants the report compares (run.py defines how each is run).
@@ -103,5 +104,6 @@ def from_json(raw: bytes) -> tuple[Results, Sizes]:
         versions=res.get("versions", {}),
         load=res.get("load", {}),
         skipped=res.get("skipped", []),
+        made_at=res.get("made_at", ""),
     )
     return results, Sizes(**data["sizes"])

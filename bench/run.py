@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_crash(sizes, results, peers, say)
         results.load["end"] = Path("/proc/loadavg").read_text().strip()
         results.load["duration"] = f"{(time.monotonic() - started) / 60:.1f} min"
+        results.made_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         args.out.mkdir(parents=True, exist_ok=True)
         raw_path.write_bytes(to_json(results, sizes))
     flags = [f for f, on in (("--smoke", args.smoke), ("--quick", args.quick)) if on]
