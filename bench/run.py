@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmarks of the queue: `python3 bench/run.py` (~20 min) or `--smoke` (seconds).
+"""Side-by-side benchmarks of the queue: `python3 bench/run.py` (~18 min) or `--smoke` (seconds).
 
 Starts its own redis-server, runs every comparison in alternating rounds on this machine, and writes
 docs/benchmarks.md, docs/benchmarks-latency.png and docs/benchmarks-peers.png. The peer libraries
@@ -40,7 +40,7 @@ from bench.results import Results, Sizes, from_json, to_json  # noqa: E402
 from devtools.redis_server import RedisServer, free_port  # noqa: E402
 
 FULL = Sizes(3, 6.0, 32, 50, 5.0, 2000, (0.005, 0.01, 0.02, 0.1), (0.25, 5.0), 3000, 120.0)
-QUICK = Sizes(1, 4.0, 32, 30, 2.0, 1000, (0.01,), (1.0,), 2000, 60.0)
+QUICK = Sizes(1, 4.0, 32, 30, 2.0, 1000, (0.01,), (1.0,), 2000, 90.0)
 RAW_NAME = "benchmarks-raw.json"
 SMOKE = Sizes(1, 1.0, 4, 2, 0.3, 20, (0.01,), (0.25,), 20, 2.0)
 
@@ -283,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="tiny sizes: checks the harness, measures nothing"
     )
-    parser.add_argument("--quick", action="store_true", help="one short round of everything (~8 min)")
+    parser.add_argument("--quick", action="store_true", help="one short round of everything (~7 min)")
     parser.add_argument("--rounds", type=int, help="rounds of each comparison (default 3)")
     parser.add_argument(
         "--only",
