@@ -17,7 +17,7 @@ from devtools.http_service import http_service
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE = 0  # the API (or the worker) under test
-LOAD_CORE = 1  # the load generator; Redis floats
+LOAD_CORE = 1  # the load generator and the benchmark's redis-server (bench/run.py pins it)
 
 
 def pinned(command: list[str], core: int) -> list[str]:
