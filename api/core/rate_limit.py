@@ -18,6 +18,7 @@ from the proxies in `TRUSTED_PROXIES`. Every limited answer carries `RateLimit-L
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import math
@@ -170,6 +171,7 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)  # per request: the same few peers (proxies, clients) again and again
 def _bounded(address: str) -> str:
     """A valid IP in its canonical form; anything else (a test client's name, a forged value) as a digest."""
     try:
