@@ -59,7 +59,11 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
 
     # FastAPI's own OpenTelemetry spans, once a tracer provider is installed (jobs/core/tracing.py). Without
     # its per-operation spans, the span active in a route, and so a job's parent, is the request's own span.
+    # With tracing off, FastAPI's telemetry is off too: else it asks OpenTelemetry for a provider (and
+    # reads the environment) on every request, ~3% of a /signup (docs/benchmarks.md).
     telemetry: TelemetryConfig = {"operation_spans": False}
+    if not settings.tracing_enabled:
+        telemetry = {"tracing": False, "metrics": False}
     # /docs and /redoc load Swagger UI and ReDoc from an installed package, not a CDN: they work offline.
     app = FastAPIOffline(
         title="FastAPI + arq service", version="0.1.0", lifespan=lifespan, telemetry=telemetry

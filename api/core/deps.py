@@ -1,4 +1,7 @@
-"""Typed dependencies, so route signatures read like sentences."""
+"""Typed dependencies, so route signatures read like sentences.
+
+Each is `async def`, even with nothing to await: FastAPI runs a plain `def` dependency in its thread
+pool, a hand-off that cost /signup about a tenth of its throughput (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -13,27 +16,27 @@ from jobs.core import JobQueue, QueueAdmin
 from settings import Settings
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_queue(request: Request) -> JobQueue:
+async def get_queue(request: Request) -> JobQueue:
     queue: JobQueue = request.app.state.queue
     return queue
 
 
-def get_admin(request: Request) -> QueueAdmin:
+async def get_admin(request: Request) -> QueueAdmin:
     admin: QueueAdmin = request.app.state.admin
     return admin
 
 
-def get_admin_sessions(request: Request) -> session.AdminSessions:
+async def get_admin_sessions(request: Request) -> session.AdminSessions:
     sessions: session.AdminSessions = request.app.state.admin_sessions
     return sessions
 
 
-def get_auth_throttle(request: Request) -> AuthThrottle:
+async def get_auth_throttle(request: Request) -> AuthThrottle:
     throttle: AuthThrottle = request.app.state.auth_throttle
     return throttle
 
@@ -67,7 +70,7 @@ async def is_admin(
     return True
 
 
-def require_admin(authenticated: Annotated[bool, Depends(is_admin)]) -> None:
+async def require_admin(authenticated: Annotated[bool, Depends(is_admin)]) -> None:
     if not authenticated:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "a valid admin token is required", {"WWW-Authenticate": "Bearer"}

@@ -10,12 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
+from api.core import rate_limit
 from jobs.core import (
     DeadLetterNotFound,
     IdempotencyKeyReused,
     JobAlreadyFinished,
     JobNotFound,
     QueueUnavailable,
+    RateLimited,
     UnknownQueue,
 )
 
@@ -38,6 +40,13 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     code, detail = next(v for t, v in STATUS_AND_DETAIL.items() if isinstance(exc, t))
     headers = {"Retry-After": "1"} if code == status.HTTP_503_SERVICE_UNAVAILABLE else None
     return JSONResponse({"detail": detail or str(exc)}, status_code=code, headers=headers)
+
+
+async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
+    """429 with when to come back (`Retry-After`) and the RateLimit-* headers."""
+    assert isinstance(exc, RateLimited)
+    headers = {**rate_limit.headers(exc.decision), "Retry-After": str(exc.decision.retry_after)}
+    return JSONResponse({"detail": str(exc)}, status.HTTP_429_TOO_MANY_REQUESTS, headers)
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
@@ -78,3 +87,4 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, _handle)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(IdempotencyKeyReused, _idempotency_key_reused)
+    app.add_exception_handler(RateLimited, _rate_limited)

@@ -74,6 +74,6 @@ class JobEventStreams:
             self.open -= 1
 
 
-def get_job_streams(request: Request) -> JobEventStreams:
+async def get_job_streams(request: Request) -> JobEventStreams:
     streams: JobEventStreams = request.app.state.job_streams
     return streams

@@ -1,6 +1,14 @@
-"""Per-client API rate limits, one Redis round trip per request. A route opts in with one line:
+"""Per-client API rate limits on a sliding window in Redis. A route opts in with one line:
 
-    @router.post("/signup", dependencies=[RateLimit("signup")])
+    @router.get("/jobs/{job_id}", dependencies=[RateLimit("status")])  # a round trip of its own
+
+    SignupQueue = Annotated[JobQueue, RateLimitedQueue("signup")]  # decided in the enqueue's round trip
+    async def signup(body: SignupIn, queue: SignupQueue) -> Accepted: ...
+
+A route whose Redis work is one enqueue takes `RateLimitedQueue`: the limit is decided in the enqueue's
+own Redis call (`JobQueue.admitted_by`), so the request makes one round trip instead of two; refused, it
+is the same 429 and nothing is written. A request refused for its body (422) never reaches the enqueue
+and is not counted.
 
 The limit comes from Settings (`RATE_LIMIT_SIGNUP=5/minute`). A client is its API key when it sends one
 the service issued (its SHA-256 is in `API_KEYS`), else its address; `X-Forwarded-For` is believed only
@@ -10,6 +18,7 @@ from the proxies in `TRUSTED_PROXIES`. Every limited answer carries `RateLimit-L
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import math
@@ -21,8 +30,8 @@ from fastapi.params import Depends as DependsParam
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from jobs.core import keys
-from jobs.core.sliding_window import Decision, Rate, SlidingWindowLimiter
+from jobs.core import JobQueue, RateLimited, keys
+from jobs.core.sliding_window import Admission, Decision, Rate, SlidingWindowLimiter
 from settings import Settings
 
 log = structlog.get_logger("api.rate_limit")
@@ -49,12 +58,11 @@ class ApiRateLimiter:
         self._limiter = SlidingWindowLimiter(redis)
 
     async def check(self, name: LimitName, request: Request, response: Response) -> None:
-        """Admit the request and set its headers, or raise 429 (or 503 when Redis is away and fail closed)."""
-        rate = self.rates[name]
+        """Admit the request and set its headers, or raise `RateLimited` (429), or 503 when Redis is away
+        and the limiter fails closed."""
+        admission = self.admission(name, request)
         try:
-            decision = await self._limiter.acquire(
-                keys.rate_window(f"api:{name}", self.client_key(request)), rate
-            )
+            decision = await self._limiter.acquire(admission.window, admission.rate)
         except (RedisError, OSError) as exc:
             if self.settings.rate_limit_fail_open:
                 log.warning("rate limiter unavailable, request let through", limit=name, error=str(exc))
@@ -64,16 +72,13 @@ class ApiRateLimiter:
                 "rate limiting is unavailable, try again shortly",
                 {"Retry-After": "1"},
             ) from exc
-        headers = _headers(decision)
         if not decision.admitted:
-            headers["Retry-After"] = str(decision.retry_after)
-            raise HTTPException(
-                status.HTTP_429_TOO_MANY_REQUESTS,
-                f"too many requests: the limit is {rate.count} per {rate.period_seconds:g} s per client; "
-                f"retry after {decision.retry_after} s",
-                headers,
-            )
-        response.headers.update(headers)
+            raise RateLimited(admission.rate, decision)
+        response.headers.update(headers(decision))
+
+    def admission(self, name: LimitName, request: Request) -> Admission:
+        """The `name` limit for this request's client, for `check` or for an enqueue to decide."""
+        return Admission(keys.rate_window(f"api:{name}", self.client_key(request)), self.rates[name])
 
     def client_key(self, request: Request) -> str:
         """`key:<digest>` for an API key listed in `API_KEYS`, else `ip:<address>`: a key the service did
@@ -122,7 +127,7 @@ class ApiRateLimiter:
 
 
 def RateLimit(name: LimitName) -> DependsParam:
-    """The dependency that applies the `name` limit from Settings to a route."""
+    """The dependency that applies the `name` limit from Settings to a route, in a round trip of its own."""
 
     async def limit(request: Request, response: Response) -> None:
         limiter: ApiRateLimiter = request.app.state.rate_limiter
@@ -133,7 +138,24 @@ def RateLimit(name: LimitName) -> DependsParam:
     return dependency
 
 
-def _headers(decision: Decision) -> dict[str, str]:
+def RateLimitedQueue(name: LimitName) -> DependsParam:
+    """The dependency that gives a route the job queue, whose enqueue first passes the `name` limit in
+    the same Redis call (refused: `RateLimited`, a 429, nothing written). The RateLimit-* headers come
+    from the answer's `admission` (`api.core.schemas.accepted` sets them)."""
+
+    async def limited_queue(request: Request) -> JobQueue:
+        queue: JobQueue = request.app.state.queue
+        limiter: ApiRateLimiter = request.app.state.rate_limiter
+        if not limiter.settings.rate_limit_enabled:
+            return queue
+        return queue.admitted_by(limiter.admission(name, request))
+
+    dependency: DependsParam = Depends(limited_queue)
+    return dependency
+
+
+def headers(decision: Decision) -> dict[str, str]:
+    """The RateLimit-* headers of an answer the limit admitted or refused."""
     return {
         "RateLimit-Limit": str(decision.limit),
         "RateLimit-Remaining": str(decision.remaining),
@@ -149,6 +171,7 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)  # per request: the same few peers (proxies, clients) again and again
 def _bounded(address: str) -> str:
     """A valid IP in its canonical form; anything else (a test client's name, a forged value) as a digest."""
     try:

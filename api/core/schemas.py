@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.core import rate_limit
 from jobs.core import Enqueued
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9:._-]{1,128}$"
@@ -29,9 +30,12 @@ class Accepted(BaseModel):
 
 
 def accepted(job: Enqueued, response: Response) -> Accepted:
-    """The 202 answer of every producer: the job's id, and where to look (also in `Location`)."""
+    """The 202 answer of every producer: the job's id, and where to look (also in `Location`); with the
+    rate limit's headers when the enqueue passed one (`RateLimitedQueue`)."""
     status_url = f"/jobs/{job.job_id}"
     response.headers["Location"] = status_url
+    if job.admission is not None:
+        response.headers.update(rate_limit.headers(job.admission))
     return Accepted(job_id=job.job_id, status=job.status, status_url=status_url)
 
 

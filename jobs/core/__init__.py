@@ -25,6 +25,7 @@ from jobs.core.errors import (
     JobNotFound,
     QueueError,
     QueueUnavailable,
+    RateLimited,
     UnknownQueue,
 )
 from jobs.core.internals.worker import build_worker_settings
@@ -51,6 +52,7 @@ __all__ = [
     "QueueAdmin",
     "QueueError",
     "QueueUnavailable",
+    "RateLimited",
     "Registry",
     "RetryPolicy",
     "TransientError",

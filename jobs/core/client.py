@@ -4,6 +4,7 @@ Enqueue by reference, so a typo or a wrong argument is a type error, not a job t
 
     job = await queue.enqueue(send_welcome_email, email="a@example.com", name="Ada")
     job = await queue.with_options(job_id="charge-42").enqueue(charge_payment, ...)
+    job = await queue.admitted_by(admission).enqueue(...)  # a rate limit, decided in the same Redis call
 
 Operating the queue (dead letters, replay, depth, workers) is `QueueAdmin` (`admin.py`), a separate
 interface on the same pool.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Literal, ParamSpec, TypeVar, cast
 
@@ -23,7 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from jobs.core import idempotency, keys, priorities, tracing
-from jobs.core.errors import JobAlreadyFinished, JobNotFound, unavailable_on_redis_error
+from jobs.core.errors import JobAlreadyFinished, JobNotFound, RateLimited, unavailable_on_redis_error
 from jobs.core.internals.connection import ArqRedis, create_api_redis
 from jobs.core.internals.enqueue import Enqueuer
 from jobs.core.internals.layout import aborted_result, read_job
@@ -31,6 +32,7 @@ from jobs.core.job import JobDefinition
 from jobs.core.priorities import Priority
 from jobs.core.registry import Registry
 from jobs.core.serializer import META_KWARG
+from jobs.core.sliding_window import Admission, Decision
 from jobs.core.status import JobStatus, read_status
 from settings import Settings
 
@@ -45,6 +47,7 @@ class Enqueued:
     job_id: str
     status: Literal["queued", "deferred"]
     created: bool  # False when a job with this id already existed
+    admission: Decision | None = None  # the rate limit the enqueue passed (`admitted_by`), if any
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class _Options:
     defer_by: timedelta | None = None
     meta: Mapping[str, Any] | None = None
     priority: Priority | None = None  # None: the job's own `@job(priority=...)`
+    admission: Admission | None = None
 
 
 class Readiness(BaseModel):
@@ -91,8 +95,16 @@ class JobQueue:
         priority: Priority | None = None,
         **meta: Any,
     ) -> JobQueue:
+        return self._sibling(_Options(job_id, defer_by, meta or None, priority, self._options.admission))
+
+    def admitted_by(self, admission: Admission) -> JobQueue:
+        """A queue whose next enqueue first passes `admission` (a rate limit), in the same Redis call:
+        refused, it raises `RateLimited` and writes nothing. One round trip for both."""
+        return self._sibling(replace(self._options, admission=admission))
+
+    def _sibling(self, options: _Options) -> JobQueue:
         sibling = JobQueue(self.redis, self.settings, self.registry, enqueuer=self._enqueuer)
-        sibling._options = _Options(job_id, defer_by, meta or None, priority)
+        sibling._options = options
         return sibling
 
     async def idempotent(self, scope: str, key: str, body: str) -> JobQueue:
@@ -131,19 +143,21 @@ class JobQueue:
         }
         options = self._options
         with unavailable_on_redis_error():
-            queued = await self._enqueuer.enqueue_job(  # one round trip; wakes an idle worker
+            written = await self._enqueuer.write(  # one round trip; wakes an idle worker
                 function,
-                *args,
-                _job_id=options.job_id,
-                _queue_name=queue_name,
-                _defer_by=options.defer_by,
-                **{**kwargs, META_KWARG: meta},
+                tuple(args),
+                {**kwargs, META_KWARG: meta},
+                job_id=options.job_id,
+                queue_name=queue_name,
+                defer_by=options.defer_by,
+                admission=options.admission,
             )
+        if written.admission is not None and not written.admission.admitted:
+            assert options.admission is not None
+            raise RateLimited(options.admission.rate, written.admission)
         status: Literal["queued", "deferred"] = "deferred" if options.defer_by else "queued"
-        if queued is None:  # that id exists already: queued, running, or its result is kept
-            assert options.job_id is not None
-            return Enqueued(options.job_id, status, created=False)
-        return Enqueued(queued.job_id, status, created=True)
+        # Not created: that id exists already (queued, running, or its result is kept).
+        return Enqueued(written.job_id, status, written.created, written.admission)
 
     async def status(self, job_id: str) -> JobStatus:
         with unavailable_on_redis_error():

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 from redis.exceptions import RedisError
 
+from jobs.core.sliding_window import Decision, Rate
+
 
 class QueueError(Exception):
     """Base for the queue's named errors."""
@@ -35,6 +37,18 @@ class UnknownQueue(QueueError):
 
 class IdempotencyKeyReused(QueueError):
     """The key was already used with a different request body."""
+
+
+class RateLimited(QueueError):
+    """An enqueue's admission (`JobQueue.admitted_by`) was refused: over its rate; nothing was written."""
+
+    def __init__(self, rate: Rate, decision: Decision) -> None:
+        super().__init__(
+            f"too many requests: the limit is {rate.count} per {rate.period_seconds:g} s per client; "
+            f"retry after {decision.retry_after} s"
+        )
+        self.rate = rate
+        self.decision = decision
 
 
 class JobArgumentsInvalid(QueueError, TypeError):

@@ -11,6 +11,7 @@ The finished tries listed by the admin API (`keys.recent_jobs`) ride on the same
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from collections import defaultdict
@@ -100,15 +101,16 @@ class MetricsBatch:
         self.errors: list[tuple[str, int, bytes]] = []  # (job id, try, JSON error with traceback)
 
     def inc(self, spec: Spec, *labels: str) -> None:
-        self.counts[_field(spec.name, labels)] += 1
+        self.counts[_counter_field(spec.name, labels)] += 1
 
     def observe(self, spec: Spec, value: float, *labels: str) -> None:
         """Histogram buckets are stored cumulatively, as Prometheus exposes them."""
-        for bound in spec.buckets:
+        buckets, count, total = _histogram_fields(spec, labels)
+        for bound, field in buckets:
             if value <= bound:
-                self.counts[_field(spec.name + "_bucket", (*labels, le_label(bound)))] += 1
-        self.counts[_field(spec.name + "_count", labels)] += 1
-        self.sums[_field(spec.name + "_sum", labels)] += value
+                self.counts[field] += 1
+        self.counts[count] += 1
+        self.sums[total] += value
 
     def finished(self, status: str, summary: dict[str, Any], at_ms: int) -> None:
         self.recent.append((status, orjson.dumps(summary), at_ms))
@@ -141,6 +143,17 @@ class MetricsBatch:
 
 def _field(name: str, labels: Sequence[str]) -> bytes:
     return orjson.dumps([name, *labels])
+
+
+_counter_field = functools.cache(_field)  # per request: made once per label set (labels are bounded)
+
+
+@functools.cache
+def _histogram_fields(spec: Spec, labels: Labels) -> tuple[list[tuple[float, bytes]], bytes, bytes]:
+    """A histogram's fields for one set of labels, made once: each bucket's (bound, field), count, sum.
+    Labels are bounded (route templates, function names), so the cache is too."""
+    buckets = [(bound, _field(spec.name + "_bucket", (*labels, le_label(bound)))) for bound in spec.buckets]
+    return buckets, _field(spec.name + "_count", labels), _field(spec.name + "_sum", labels)
 
 
 async def flush(batch: MetricsBatch, redis: Redis, settings: Settings) -> None:

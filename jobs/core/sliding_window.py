@@ -4,8 +4,10 @@ The window is a log (a zset of admission times), so at most `count` requests are
 `period`, wherever the window starts: a fixed window lets twice the limit through at its edge. Times
 come from Redis's clock, so every API process and worker agrees on them.
 
-The API asks "now or never" (`max_wait=0`). A job may reserve a slot up to `max_wait` ahead and sleep
-until it; a longer wait reserves nothing and tells the job to defer itself.
+The API asks "now or never" (`max_wait=0`): alone (`acquire`), or as the `Admission` of an enqueue, in
+the enqueue's own Redis call (`JobQueue.admitted_by`), so a rate-limited producer costs one round trip.
+A job may reserve a slot up to `max_wait` ahead and sleep until it; a longer wait reserves nothing and
+tells the job to defer itself.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -42,6 +46,10 @@ class Rate:
             raise ValueError(f"{text!r} has an empty period")
         return cls(int(count), period)
 
+    @property
+    def period_ms(self) -> int:
+        return int(self.period_seconds * 1000)
+
     def __str__(self) -> str:
         return f"{self.count}/{self.period_seconds:g}s"
 
@@ -59,6 +67,21 @@ class Decision:
         """`wait_seconds` as HTTP delta-seconds, rounded up so a client that honours it is admitted."""
         return max(1, math.ceil(self.wait_seconds))
 
+    @classmethod
+    def from_reply(cls, rate: Rate, reply: Sequence[Any]) -> Decision:
+        """`window.lua`'s {admitted, remaining, wait ms, reset ms}."""
+        admitted, remaining, wait_ms, reset_ms = (int(v) for v in reply)
+        return cls(bool(admitted), rate.count, remaining, wait_ms / 1000, reset_ms / 1000)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A "now or never" decision an enqueue asks for first, in the same Redis call: refused, nothing is
+    written. `window` is a key from `keys.rate_window`."""
+
+    window: str
+    rate: Rate
+
 
 class SlidingWindowLimiter:
     """Decides admissions against one Redis; the caller names the window with a key from `jobs.keys`."""
@@ -74,6 +97,5 @@ class SlidingWindowLimiter:
         return await self._decide(key, rate, [0, "", "peek"])
 
     async def _decide(self, key: str, rate: Rate, args: list[int | str]) -> Decision:
-        raw = await self._script(keys=[key], args=[rate.count, int(rate.period_seconds * 1000), *args])
-        admitted, remaining, wait_ms, reset_ms = (int(v) for v in raw)
-        return Decision(bool(admitted), rate.count, remaining, wait_ms / 1000, reset_ms / 1000)
+        raw = await self._script(keys=[key], args=[rate.count, rate.period_ms, *args])
+        return Decision.from_reply(rate, raw)

@@ -109,6 +109,29 @@ async def test_after_retry_after_seconds_requests_pass_again(client_from: Client
     assert again.status_code == 202
 
 
+async def test_a_refused_signup_enqueues_nothing(
+    client_from: Client, limited: Settings, redis_client: redis.asyncio.Redis
+) -> None:
+    async with client_from() as client:
+        responses = await _burst(client, 15)
+
+    admitted = {r.json()["job_id"] for r in responses if r.status_code == 202}
+    queued = {raw.decode() for raw in await redis_client.zrange(limited.queue_name, 0, -1)}
+    assert len(admitted) == 10
+    assert queued == admitted
+
+
+async def test_a_signup_with_an_invalid_body_is_not_counted(client_from: Client) -> None:
+    """The limit is decided with the enqueue: a 422 never gets that far."""
+    async with client_from() as client:
+        invalid = [await client.post("/signup", json={"email": "nope"}) for _ in range(12)]
+        valid = await client.post("/signup", json=SIGNUP)
+
+    assert {r.status_code for r in invalid} == {422}
+    assert valid.status_code == 202
+    assert valid.headers["ratelimit-remaining"] == "9"
+
+
 async def test_admitted_responses_count_down_the_remaining_requests(client_from: Client) -> None:
     async with client_from() as client:
         responses = [await client.post("/signup", json=SIGNUP) for _ in range(3)]

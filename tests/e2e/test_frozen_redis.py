@@ -1,7 +1,8 @@
 """A frozen Redis (SIGSTOP: it keeps its sockets and answers nothing) is a 503 within the request budget.
 
 Unlike a stopped Redis, a frozen one refuses nothing: each command used to wait out its socket timeout
-and its retries, and `POST /signup` (rate limit, then enqueue) hung for 4-10 s, `/readyz` for ~3 s.
+and its retries, and `POST /signup` (at the time a rate limit, then an enqueue) hung for 4-10 s,
+`/readyz` for ~3 s.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def frozen_redis() -> Iterator[RedisServer]:
 
 @pytest.fixture
 async def frozen_api(settings: Settings, frozen_redis: RedisServer) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with rate limits on (a signup makes two Redis calls), its pool connected before the freeze."""
+    """The app with rate limits on (a status poll makes two Redis calls, a signup one: the limit is decided
+    in the enqueue's call), its pool connected before the freeze."""
     limited = settings.model_copy(update={"redis_url": frozen_redis.url, "rate_limit_enabled": True})
     app = create_app(limited)
     async with app.router.lifespan_context(app):

@@ -6,7 +6,9 @@ the queue entry (same score), so a stock arq worker runs the job and arq's `Job`
 arq's: an id whose job key or result key exists is not enqueued again (`None`, as `enqueue_job` says).
 
 It also pushes a wake-up token for the queue (see `wakeup.py`), so an idle worker starts the job at
-once instead of at its next poll. `tests/core/internals/test_enqueue.py` pins all of this against arq itself.
+once instead of at its next poll. Given an `Admission` (a producer's rate limit), the same call decides
+it first and writes nothing when it refuses: a rate-limited enqueue is still one round trip.
+`tests/core/internals/test_enqueue.py` pins all of this against arq itself.
 
 Each pool has one `Enqueuer` (the API's is made with its `JobQueue`, in the lifespan): it holds the
 batch of the current event-loop turn and the tasks that send it.
@@ -15,6 +17,7 @@ batch of the current event-loop turn and the tasks that send it.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -25,9 +28,18 @@ from arq.utils import timestamp_ms, to_ms, to_unix_ms
 from redis.exceptions import NoScriptError
 
 from jobs.core import keys, lua
+from jobs.core.sliding_window import Admission, Decision
 
 # Enough tokens to wake this many idle workers at once; more would only cost idle workers empty polls.
 WAKE_TOKENS_MAX = 16
+
+
+@dataclass(frozen=True)
+class Written:
+    job_id: str
+    queue_name: str
+    created: bool  # False: the id existed already (or the admission refused: nothing was written)
+    admission: Decision | None = None  # the rate limit's answer, when the enqueue was asked to pass one
 
 
 class Enqueuer:
@@ -39,7 +51,7 @@ class Enqueuer:
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
         self._script = redis.register_script(lua.source("enqueue"))
-        self._pending: list[tuple[list[str], list[Any], asyncio.Future[int]]] = []
+        self._pending: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
         self._in_flight: set[asyncio.Future[None]] = set()  # a task must be referenced until it is done
 
     async def enqueue_job(
@@ -55,29 +67,64 @@ class Enqueuer:
         **kwargs: Any,
     ) -> Job | None:
         """Same arguments and answer as `ArqRedis.enqueue_job`: `None` when the id exists already."""
-        if _defer_until and _defer_by:
+        written = await self.write(
+            function,
+            args,
+            kwargs,
+            job_id=_job_id,
+            queue_name=_queue_name,
+            defer_until=_defer_until,
+            defer_by=_defer_by,
+            expires=_expires,
+            job_try=_job_try,
+        )
+        if not written.created:
+            return None
+        deserializer = self.redis.job_deserializer
+        return Job(written.job_id, self.redis, _queue_name=written.queue_name, _deserializer=deserializer)
+
+    async def write(
+        self,
+        function: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        job_id: str | None = None,
+        queue_name: str | None = None,
+        defer_until: datetime | None = None,
+        defer_by: int | float | timedelta | None = None,
+        expires: int | float | timedelta | None = None,
+        job_try: int | None = None,
+        admission: Admission | None = None,
+    ) -> Written:
+        """`enqueue_job`'s work, answered as `Written`. With an `admission`, its rate limit is decided first,
+        in the same call: refused, nothing is written."""
+        if defer_until and defer_by:
             raise RuntimeError("use either 'defer_until' or 'defer_by' or neither, not both")
         redis = self.redis
-        queue_name = _queue_name or redis.default_queue_name
-        job_id = _job_id or uuid4().hex
+        queue_name = queue_name or redis.default_queue_name
+        job_id = job_id or uuid4().hex
         enqueue_time_ms = timestamp_ms()
-        if _defer_until is not None:
-            score = to_unix_ms(_defer_until)
+        if defer_until is not None:
+            score = to_unix_ms(defer_until)
         else:
-            score = enqueue_time_ms + (to_ms(_defer_by) or 0)
-        ttl_ms = to_ms(_expires) or score - enqueue_time_ms + redis.expires_extra_ms
+            score = enqueue_time_ms + (to_ms(defer_by) or 0)
+        ttl_ms = to_ms(expires) or score - enqueue_time_ms + redis.expires_extra_ms
         payload = serialize_job(
-            function, args, kwargs, _job_try, enqueue_time_ms, serializer=redis.job_serializer
+            function, args, kwargs, job_try, enqueue_time_ms, serializer=redis.job_serializer
         )
         script_keys = [keys.job(job_id), keys.result(job_id), queue_name, keys.wake(queue_name)]
-        created = await self._run(script_keys, [job_id, payload, score, ttl_ms, WAKE_TOKENS_MAX])
-        if not created:
-            return None
-        return Job(job_id, redis=redis, _queue_name=queue_name, _deserializer=redis.job_deserializer)
+        script_args: list[Any] = [job_id, payload, score, ttl_ms, WAKE_TOKENS_MAX]
+        if admission is None:
+            return Written(job_id, queue_name, bool(await self._run(script_keys, script_args)))
+        script_keys.append(admission.window)
+        script_args += [admission.rate.count, admission.rate.period_ms, uuid4().hex]
+        created, *decision = await self._run(script_keys, script_args)
+        return Written(job_id, queue_name, bool(created), Decision.from_reply(admission.rate, decision))
 
-    async def _run(self, script_keys: list[str], args: list[Any]) -> int:
+    async def _run(self, script_keys: list[str], args: list[Any]) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._flush)
         self._pending.append((script_keys, args, future))
@@ -89,7 +136,7 @@ class Enqueuer:
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _send(self, batch: list[tuple[list[str], list[Any], asyncio.Future[int]]]) -> None:
+    async def _send(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> None:
         try:
             try:
                 replies = await self._execute(batch)
@@ -105,9 +152,9 @@ class Enqueuer:
             return
         for (*_, future), reply in zip(batch, replies, strict=True):
             if not future.done():
-                future.set_result(int(reply))
+                future.set_result(reply)
 
-    async def _execute(self, batch: list[tuple[list[str], list[Any], asyncio.Future[int]]]) -> list[Any]:
+    async def _execute(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> list[Any]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for script_keys, args, _ in batch:
                 pipe.evalsha(self._script.sha, len(script_keys), *script_keys, *args)

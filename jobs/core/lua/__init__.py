@@ -2,24 +2,31 @@
 
 | script | run by | does |
 |---|---|---|
-| `enqueue.lua` | `internals/enqueue.py` | arq's enqueue (job key, queue entry) plus a wake-up token |
+| `enqueue.lua` | `internals/enqueue.py` | arq's enqueue (job key, queue entry), wake-up token; a rate limit |
 | `ready.lua` | `internals/wakeup.py` | the worker's queue read: due, not running, next due; none if paused |
 | `purge.lua` | `queue_control.py` | drops a batch of a queue's waiting jobs, never a running one |
 | `cap_claims.lua` | `internals/claims.py` | caps the claims a killed worker left on due jobs |
 | `sliding_window.lua` | `sliding_window.py` | one rate-limit decision (API and `throttle`) |
+| `window.lua` | included by the two rate-limiting scripts | the sliding-window decision, written once |
 | `lease_acquire.lua`, `lease_renew.lua` | `capacity.py` | `concurrency_slot` leases |
 | `sample.lua` | `throughput.py` | one point of the dashboard's throughput history per interval |
+
+A line `-- include: <name>.lua` stands for that file's text: Redis runs each script alone, so code two
+scripts share (a `local function`) is written once and pasted into each at load time.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+_INCLUDE = re.compile(r"^-- include: (\w+)\.lua$", re.MULTILINE)
 
 
 @cache
 def source(name: str) -> str:
-    """The text of `<name>.lua` (redis-py's `register_script` then runs it by its SHA)."""
-    return (HERE / f"{name}.lua").read_text()
+    """The text of `<name>.lua`, its includes pasted in (redis-py's `register_script` then runs it by SHA)."""
+    text = (HERE / f"{name}.lua").read_text()
+    return _INCLUDE.sub(lambda included: source(included.group(1)).rstrip("\n"), text)

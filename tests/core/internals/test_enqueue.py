@@ -21,6 +21,7 @@ from arq.worker import Worker
 from jobs.core import keys
 from jobs.core.internals.enqueue import WAKE_TOKENS_MAX, Enqueuer
 from jobs.core.serializer import deserialize, serialize
+from jobs.core.sliding_window import Admission, Decision, Rate
 
 QUEUE = "arq:queue"
 
@@ -214,3 +215,51 @@ async def test_the_script_is_loaded_again_after_redis_forgets_it(pool: ArqRedis,
     await pool.script_flush()
 
     assert await enqueuer.enqueue_job("echo", _job_id="after") is not None
+
+
+# --- an enqueue that passes a rate limit first, in the same call --------------------------------------------
+
+WINDOW = keys.rate_window("test", "client")
+
+
+async def test_an_admitted_enqueue_writes_the_job_and_counts_in_the_window(
+    pool: ArqRedis, enqueuer: Enqueuer
+) -> None:
+    written = await enqueuer.write("echo", (), {}, job_id="let-in", admission=Admission(WINDOW, Rate(2, 60)))
+
+    assert written.created
+    assert written.admission == Decision(True, 2, 1, 0.0, pytest.approx(60.0, abs=0.1))  # type: ignore[arg-type]
+    assert await pool.zscore(QUEUE, "let-in") is not None
+    assert await pool.zcard(WINDOW) == 1
+
+
+async def test_a_refused_enqueue_writes_nothing(
+    pool: ArqRedis, enqueuer: Enqueuer, redis_client: redis.asyncio.Redis
+) -> None:
+    admission = Admission(WINDOW, Rate(1, 60))
+    await enqueuer.write("echo", (), {}, job_id="first", admission=admission)
+
+    refused = await enqueuer.write("echo", (), {}, job_id="second", admission=admission)
+
+    assert refused.admission is not None
+    assert not refused.admission.admitted
+    assert not refused.created
+    assert refused.admission.retry_after == 60
+    assert not await pool.exists(keys.job("second"))
+    assert await pool.zscore(QUEUE, "second") is None
+    assert await redis_client.llen(keys.wake(QUEUE)) == 1  # type: ignore[misc]  # the first one's token
+    assert await pool.zcard(WINDOW) == 1
+
+
+async def test_an_admitted_enqueue_of_an_existing_id_still_counts_in_the_window(
+    pool: ArqRedis, enqueuer: Enqueuer
+) -> None:
+    """The limit counts requests, as a separate check before the enqueue would: a duplicate is one too."""
+    await _queued(pool, "twice")
+
+    written = await enqueuer.write("echo", (), {}, job_id="twice", admission=Admission(WINDOW, Rate(5, 60)))
+
+    assert written.admission is not None
+    assert written.admission.admitted
+    assert not written.created
+    assert await pool.zcard(WINDOW) == 1
