@@ -33,6 +33,9 @@ HOW = """\
   at once (one Lua call, plus a wake-up token as an enqueue pushes); timed until the queue is empty.
   "arq tuned like the template" has the template's `max_jobs`, `poll_delay` and abort setting and no
   hooks; "arq defaults" is arq as shipped (with a JSON serializer instead of pickle).
+- **Where a request's time goes**: a profile of `POST /signup` (py-spy, before and after the
+  one-round-trip enqueue) and what each guarantee costs per request are in
+  [request-path.md](request-path.md), written by hand; this page is generated.
 """
 
 MECHANISM = """\
