@@ -68,6 +68,8 @@ async def on_shutdown(ctx: Ctx) -> None:
         return
     ctx["heartbeat_task"].cancel()
     ctx["dead_letter_task"].cancel()
+    if isinstance(ctx["redis"], WakeableRedis) and ctx["redis"].claims is not None:
+        await _at_best("give back unstarted claims", ctx["redis"].claims.give_back_unstarted(ctx["redis"]))
     await _at_best(
         "record dead letters", ctx[RESULT_TAP].flush(ctx["redis"], ctx["settings"].dead_letter_max)
     )
@@ -94,12 +96,19 @@ async def on_job_start(ctx: Ctx) -> None:
     settings: Settings = ctx["settings"]
     job_id: str = ctx["job_id"]
     ctx["running"].add(job_id)
+    if _claimed_in_batch(ctx, job_id):
+        return  # lua/claim.lua made the claim short and wrote started_at already
     meta_key = keys.job_meta(job_id)
     async with ctx["redis"].pipeline(transaction=False) as pipe:
         shorten_claim(pipe, job_id, settings.crash_recovery_seconds)
         pipe.hset(meta_key, mapping={"started_at": f"{time.time():.3f}", "progress": ""})
         pipe.expire(meta_key, settings.keep_result_seconds + settings.job_timeout)
         await pipe.execute()
+
+
+def _claimed_in_batch(ctx: Ctx, job_id: str) -> bool:
+    redis = ctx["redis"]
+    return isinstance(redis, WakeableRedis) and redis.claims is not None and job_id in redis.claims.claims
 
 
 @never_raises

@@ -11,10 +11,10 @@ The finished tries listed by the admin API (`keys.recent_jobs`) ride on the same
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,11 +104,12 @@ class MetricsBatch:
 
     def observe(self, spec: Spec, value: float, *labels: str) -> None:
         """Histogram buckets are stored cumulatively, as Prometheus exposes them."""
-        for bound in spec.buckets:
+        buckets, count, total = _histogram_fields(spec, labels)
+        for bound, field in zip(spec.buckets, buckets, strict=True):
             if value <= bound:
-                self.counts[_field(spec.name + "_bucket", (*labels, le_label(bound)))] += 1
-        self.counts[_field(spec.name + "_count", labels)] += 1
-        self.sums[_field(spec.name + "_sum", labels)] += value
+                self.counts[field] += 1
+        self.counts[count] += 1
+        self.sums[total] += value
 
     def finished(self, status: str, summary: dict[str, Any], at_ms: int) -> None:
         self.recent.append((status, orjson.dumps(summary), at_ms))
@@ -139,8 +140,16 @@ class MetricsBatch:
         self.errors[:0] = other.errors
 
 
-def _field(name: str, labels: Sequence[str]) -> bytes:
+@functools.lru_cache(maxsize=4096)  # a job's or a request's labels repeat: encode each field once
+def _field(name: str, labels: tuple[str, ...]) -> bytes:
     return orjson.dumps([name, *labels])
+
+
+@functools.lru_cache(maxsize=1024)
+def _histogram_fields(spec: Spec, labels: tuple[str, ...]) -> tuple[list[bytes], bytes, bytes]:
+    """A histogram's fields for these labels: one per bucket, its count, its sum."""
+    buckets = [_field(spec.name + "_bucket", (*labels, le_label(bound))) for bound in spec.buckets]
+    return buckets, _field(spec.name + "_count", labels), _field(spec.name + "_sum", labels)
 
 
 async def flush(batch: MetricsBatch, redis: Redis, settings: Settings) -> None:
