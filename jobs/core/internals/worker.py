@@ -14,6 +14,7 @@ from arq.worker import Function, func
 
 from jobs.core import hooks, priorities
 from jobs.core.internals.batch_claim import ClaimPolicy
+from jobs.core.internals.claims import claim_seconds
 from jobs.core.internals.connection import create_worker_redis, worker_redis_settings
 from jobs.core.internals.result_tap import ResultTap
 from jobs.core.job import RESULT_TAP, JobDefinition
@@ -58,7 +59,7 @@ def claim_policy(settings: Settings) -> ClaimPolicy:
     """At most `WORKER_MAX_JOBS` claims, each as short as crash recovery needs (the heartbeat renews it)."""
     return ClaimPolicy(
         max_jobs=settings.worker_max_jobs,
-        claim_seconds=settings.crash_recovery_seconds,
+        claim_seconds=claim_seconds(settings),
         meta_ttl_seconds=settings.keep_result_seconds + settings.job_timeout,
     )
 
