@@ -62,6 +62,8 @@ class WakeableRedis(ResilientArqRedis):
             return await super().zrangebyscore(name, min, max, *args, **kwargs)
         # arq's poll: zrangebyscore(queue, min=-inf, start=offset, num=count, max=now)
         offset, count = int(kwargs.get("start") or 0), int(kwargs["num"])
+        if self.claims is not None and not self.claims.free_slots():
+            return []  # every slot still taken: arq reads again after poll_delay, no waiting here
         ready, next_due = await self._ready(name, offset, count)
         if ready:
             return ready

@@ -3,7 +3,7 @@
 | script | run by | does |
 |---|---|---|
 | `enqueue.lua` | `internals/enqueue.py` | arq's enqueue (job key, queue entry) plus a wake-up token |
-| `claim.lua` | `internals/batch_claim.py` | the worker's queue read: claims a batch of due jobs as arq would |
+| `claim.lua` | `internals/batch_claim.py` | the queue read: claims a batch of due jobs as arq would |
 | `ready.lua` | `internals/wakeup.py` | the queue read of a worker that claims job by job (arq's own claim) |
 | `purge.lua` | `queue_control.py` | drops a batch of a queue's waiting jobs, never a running one |
 | `cap_claims.lua` | `internals/claims.py` | caps the claims a killed worker left on due jobs |
