@@ -51,3 +51,18 @@ def test_the_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
     for heading in ("Enqueue endpoint", "Pickup latency", "Worker throughput", "What each piece costs"):
         assert heading in report
     assert (tmp_path / "benchmarks-latency.png").stat().st_size > 0
+
+
+@pytest.mark.timeout(300)
+def test_the_signup_pickup_run_reports_start_and_receipt_percentiles() -> None:
+    run = subprocess.run(
+        [sys.executable, "bench/signup_pickup.py", "--samples", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "POST /signup -> job started: p50" in run.stdout
+    assert "POST /signup -> provider received: p50" in run.stdout
