@@ -7,12 +7,14 @@ has its own `ResultTap` (the serializer that notes final failures), carried to t
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
-from jobs.core import hooks, priorities
+from jobs.core import hooks, keys, priorities
 from jobs.core.internals.batch_claim import ClaimPolicy
 from jobs.core.internals.claims import claim_seconds
 from jobs.core.internals.connection import create_worker_redis, worker_redis_settings
@@ -55,6 +57,12 @@ def arq_cron(definition: JobDefinition[..., Any], settings: Settings) -> CronJob
     )
 
 
+def worker_host() -> str:
+    """The pod's name (HOSTNAME, set by Kubernetes and Docker), else the machine's: the same in a worker
+    and in the `arq ... --check` run beside it."""
+    return os.environ.get("HOSTNAME") or socket.gethostname()
+
+
 def claim_policy(settings: Settings) -> ClaimPolicy:
     """At most `WORKER_MAX_JOBS` claims, each as short as crash recovery needs (the heartbeat renews it)."""
     return ClaimPolicy(
@@ -93,6 +101,8 @@ def build_worker_settings(settings: Settings, registry: Registry, priority: Prio
         "poll_delay": own.worker_poll_delay_seconds,  # paces a busy worker only; idle ones are woken
         "job_completion_wait": own.job_completion_wait_seconds,  # SIGTERM lets running jobs finish
         "health_check_interval": 5,  # `arq ... --check` and /readyz see a dead worker within seconds
+        # Per host, so `--check` in a pod (a liveness probe) answers for that pod's worker, not its pool.
+        "health_check_key": keys.host_health_check(own.queue_name, worker_host()),
         "allow_abort_jobs": True,  # DELETE /jobs/{id} on a running job
     }
     return type("WorkerSettings", (), attrs)
