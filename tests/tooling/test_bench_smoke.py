@@ -149,18 +149,3 @@ def test_the_capacity_script_runs_its_three_phases_and_reports_them() -> None:
     assert "HTTP errors 0" in run.stdout
     assert "duplicates 0" in run.stdout  # each accepted job that was not purged ran exactly once
     assert "load average before" in run.stdout
-
-
-@pytest.mark.timeout(300)
-def test_the_signup_pickup_run_reports_start_and_receipt_percentiles() -> None:
-    run = subprocess.run(
-        [sys.executable, "bench/signup_pickup.py", "--samples", "2"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "POST /signup -> job started: p50" in run.stdout
-    assert "POST /signup -> provider received: p50" in run.stdout
