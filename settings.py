@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     worker_poll_delay_seconds: float = Field(0.01, gt=0)
     worker_idle_wait_seconds: float = Field(1.0, gt=0)
     job_completion_wait_seconds: int = Field(30, ge=0)
-    # A running job's claim expires this long after its worker stops heartbeating (crash recovery).
+    # A killed worker's running jobs start again elsewhere within this long (jobs/core/internals/claims.py).
     crash_recovery_seconds: float = Field(15.0, gt=1)
     worker_heartbeat_seconds: float = Field(5.0, gt=0)
     idempotency_ttl_seconds: int = Field(86_400, gt=0)

@@ -196,7 +196,12 @@ def cost_table(res: Results) -> list[str]:
         ("API: rate limiter (one Redis round trip)", _rps(res, r.SIGNUP_RATE_LIMITED), _rps(res, r.SIGNUP)),
         ("API: request-id log line per request", _rps(res, r.SIGNUP), _rps(res, r.SIGNUP_NO_REQUEST_LOG)),
         ("API: enqueue to Redis at all (vs BackgroundTasks)", _rps(res, r.SIGNUP), _rps(res, r.BACKGROUND)),
-        ("worker: INFO logs (3 lines per job)", tput.get(r.TEMPLATE, []), tput.get(r.NO_LOGS, [])),
+        ("worker: INFO logs (1 line per job)", tput.get(r.TEMPLATE, []), tput.get(r.NO_LOGS, [])),
+        (
+            "worker: batch claim (vs arq's claim, job by job)",
+            tput.get(r.TEMPLATE, []),
+            tput.get(r.ARQ_CLAIM, []),
+        ),
         (
             "worker: per-job hooks (claim, meta, metrics)",
             tput.get(r.TEMPLATE, []),

@@ -59,6 +59,8 @@ NO_LOGS = "template, log level WARNING"
 NO_JOB_HOOKS = "template, no per-job hooks (on_job_start, after_job_end)"
 NO_WRAPPER = "template, no @job wrapper (plain function)"
 POLLING = "template, polling instead of wake-up"
+ARQ_CLAIM = "template, arq's own claim (job by job) instead of the batch claim"
+RAW_TUNED_BATCH_CLAIM = "arq tuned, no hooks, on the template's worker pool (batch claim)"
 
 # The peer comparison: each library's minimal app and worker (bench/peers/), by peer name.
 PEER_HTTP = {

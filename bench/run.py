@@ -79,6 +79,8 @@ THROUGHPUT = {
     r.NO_JOB_HOOKS: WorkerRun("TemplateNoJobHooks", {}, True),
     r.NO_WRAPPER: WorkerRun("TemplateNoWrapper", {}, True),
     r.POLLING: _polling(0.01),
+    r.ARQ_CLAIM: WorkerRun("TemplateArqClaim", {}, True),
+    r.RAW_TUNED_BATCH_CLAIM: WorkerRun("ArqTunedBatchClaim", {}, False),
 }
 
 

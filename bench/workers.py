@@ -1,9 +1,12 @@
 """The workers the benchmarks compare, each a target for `arq bench.workers.<Name>`.
 
 `Template*` are built by the template's own `build_worker_settings` (every hook on) plus one no-op job;
-the `No*` variants switch one piece off, to price it. `Arq*` are stock arq workers with no hooks and
-no wake-up pool: `ArqDefaults` as arq ships (JSON serializer only, never pickle), `ArqTuned` with the
-template's own max_jobs, poll_delay, abort and health settings.
+the `No*` variants switch one piece off, to price it (`TemplateArqClaim`: arq's own claim, job by job,
+instead of the batch claim). `Arq*` are stock arq workers with no hooks and no wake-up pool:
+`ArqDefaults` as arq ships (JSON serializer only, never pickle), `ArqTuned` with the template's own
+max_jobs, poll_delay, abort and health settings. `ArqTunedBatchClaim` is `ArqTuned` on the template's
+worker pool alone (batch claim, batched transactions, wake-up; no hooks, no wrapper): what lifts arq's
+own loop.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from arq.worker import func
 from bench.peers.common import SLEEP_SECONDS, noop_job, record_start
 from jobs.core import Registry, build_worker_settings
 from jobs.core.client import JobQueue
-from jobs.core.internals.connection import create_api_redis, worker_redis_settings
+from jobs.core.internals.connection import create_api_redis, create_worker_redis, worker_redis_settings
+from jobs.core.internals.worker import claim_policy
 from jobs.core.job import Ctx, job
 from jobs.core.serializer import deserialize, serialize
 from jobs.registry import REGISTRY
@@ -66,6 +70,20 @@ def _polling_pool() -> ArqRedis:
     return create_api_redis(get_settings().model_copy(update={"redis_socket_timeout_seconds": 30.0}))
 
 
+def _claiming_one_by_one(worker_settings: type) -> type:
+    """The template's worker with arq's own claim (WATCH ... EXEC, then run_job's reads) for each job."""
+    pool = worker_settings.redis_pool  # type: ignore[attr-defined]
+    pool.claims = None
+    pool.pipeline_options.pop("claims")
+    return worker_settings
+
+
+def _batch_claiming_pool() -> ArqRedis:
+    pool = create_worker_redis(get_settings())
+    pool.claim_in_batches(claim_policy(get_settings()))
+    return pool
+
+
 def _arq(**tuning: Any) -> type:
     attrs: dict[str, Any] = {
         "functions": [func(raw_noop, name=NOOP), func(raw_sleep, name=SLEEP)],
@@ -82,10 +100,12 @@ Template = _template()
 TemplatePolling = _template(redis_pool=_polling_pool())  # its poll_delay: WORKER_POLL_DELAY_SECONDS
 TemplateNoJobHooks = _template(on_job_start=None, after_job_end=None)
 TemplateNoWrapper = _template(functions=[func(raw_noop, name=NOOP)])
+TemplateArqClaim = _claiming_one_by_one(_template())
 
 _template_tuning = {k: getattr(Template, k) for k in ("max_jobs", "poll_delay", "allow_abort_jobs")}
 ArqDefaults = _arq()
 ArqTuned = _arq(**_template_tuning, health_check_interval=5)
+ArqTunedBatchClaim = _arq(**_template_tuning, health_check_interval=5, redis_pool=_batch_claiming_pool())
 
 
 async def enqueue_noops(count: int) -> None:

@@ -1,9 +1,9 @@
 """arq hooks: what the worker does around every job, through arq's public hooks only.
 
 - Crash recovery: arq marks a claimed job in progress for `job_timeout + 10 s` and never refreshes it,
-  so a SIGKILLed worker's job waits minutes. We shorten the mark at start to `crash_recovery_seconds`
-  and a heartbeat keeps it alive while the job runs: a dead worker's job runs again within that time,
-  a long job on a live worker never starts twice.
+  so a SIGKILLed worker's job waits minutes. Our claims are short from the start (`claims.claim_seconds`,
+  set by the batch claim, or here at start) and a heartbeat keeps them alive while the job runs: a dead
+  worker's job runs again within `crash_recovery_seconds`, a long job on a live worker never starts twice.
 - Deploys: a job cancelled by shutdown gets its try back (arq counts it, #267).
 - Liveness: each worker writes its own heartbeat key (arq's health key is one per queue).
 Hooks never raise: an exception in `on_job_start` would kill arq's worker.
@@ -24,7 +24,7 @@ import orjson
 import structlog
 
 from jobs.core import job_metrics, keys
-from jobs.core.internals.claims import cap_claims, refund_try, shorten_claim
+from jobs.core.internals.claims import cap_claims, claim_seconds, refund_try, renewal_seconds, shorten_claim
 from jobs.core.internals.result_tap import ResultTap
 from jobs.core.internals.wakeup import WakeableRedis
 from jobs.core.job import OUTCOME, RESULT_TAP, Ctx, Outcome
@@ -68,6 +68,8 @@ async def on_shutdown(ctx: Ctx) -> None:
         return
     ctx["heartbeat_task"].cancel()
     ctx["dead_letter_task"].cancel()
+    if isinstance(ctx["redis"], WakeableRedis) and ctx["redis"].claims is not None:
+        await _at_best("give back unstarted claims", ctx["redis"].claims.give_back_unstarted(ctx["redis"]))
     await _at_best(
         "record dead letters", ctx[RESULT_TAP].flush(ctx["redis"], ctx["settings"].dead_letter_max)
     )
@@ -94,12 +96,19 @@ async def on_job_start(ctx: Ctx) -> None:
     settings: Settings = ctx["settings"]
     job_id: str = ctx["job_id"]
     ctx["running"].add(job_id)
+    if _claimed_in_batch(ctx, job_id):
+        return  # lua/claim.lua made the claim short and wrote started_at already
     meta_key = keys.job_meta(job_id)
     async with ctx["redis"].pipeline(transaction=False) as pipe:
-        shorten_claim(pipe, job_id, settings.crash_recovery_seconds)
+        shorten_claim(pipe, job_id, claim_seconds(settings))
         pipe.hset(meta_key, mapping={"started_at": f"{time.time():.3f}", "progress": ""})
         pipe.expire(meta_key, settings.keep_result_seconds + settings.job_timeout)
         await pipe.execute()
+
+
+def _claimed_in_batch(ctx: Ctx, job_id: str) -> bool:
+    redis = ctx["redis"]
+    return isinstance(redis, WakeableRedis) and redis.claims is not None and job_id in redis.claims.claims
 
 
 @never_raises
@@ -129,7 +138,7 @@ async def _flush_failures_forever(ctx: Ctx, settings: Settings) -> None:
 
 
 async def _heartbeat_forever(ctx: Ctx, settings: Settings) -> None:
-    interval = min(settings.worker_heartbeat_seconds, settings.crash_recovery_seconds / 3)
+    interval = renewal_seconds(settings)
     while True:
         try:
             await _beat(ctx, settings, interval)
@@ -154,8 +163,8 @@ async def _beat(ctx: Ctx, settings: Settings, interval: float) -> None:
         pipe.zadd(keys.WORKERS, {ctx["worker_id"]: record["last_seen"]})
         pipe.zremrangebyscore(keys.WORKERS, "-inf", time.time() - 3600)
         for job_id in running:
-            shorten_claim(pipe, job_id, settings.crash_recovery_seconds)
+            shorten_claim(pipe, job_id, claim_seconds(settings))
         await pipe.execute()
-    capped = await cap_claims(ctx["redis"], ctx["queue_name"], settings.crash_recovery_seconds)
+    capped = await cap_claims(ctx["redis"], ctx["queue_name"], claim_seconds(settings))
     if capped:
         log.warning("capped claims of jobs whose worker died before starting them", jobs=capped)

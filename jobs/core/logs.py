@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
 from structlog.typing import Processor
 
-from jobs.core.internals.log_redaction import HideJobArguments
+from jobs.core.internals.log_redaction import ARQ_LOGGER, HideJobArguments, OnlyAtDebug
 from settings import Settings
 
 
@@ -27,7 +29,7 @@ def configure_logging(settings: Settings) -> None:
     renderer: Processor
     if settings.effective_log_format == "json":
         shared.append(structlog.processors.format_exc_info)
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_json)
     else:
         # Plain tracebacks: with `rich` installed (schemathesis brings it), structlog would render each
         # one as a rich panel, which takes seconds of CPU on the event loop and stalls every request.
@@ -50,6 +52,10 @@ def configure_logging(settings: Settings) -> None:
     )
     if not settings.log_job_arguments:  # arguments such as email addresses stay out of the logs
         handler.addFilter(HideJobArguments())
+    # Our lines never show the caller's file and line, thread or process: skip collecting them for every
+    # record (the Logging HOWTO's "Optimization" section). A no-op job's one line cost a fifth less.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
@@ -59,3 +65,11 @@ def configure_logging(settings: Settings) -> None:
         logger.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # our middleware logs each request
     logging.getLogger("arq").setLevel(logging.NOTSET)  # LOG_LEVEL governs arq too (its CLI sets it to INFO)
+    arq_worker = logging.getLogger(ARQ_LOGGER)  # one line per job, ours: arq's two only at DEBUG
+    arq_worker.filters[:] = [f for f in arq_worker.filters if not isinstance(f, OnlyAtDebug)]
+    arq_worker.addFilter(OnlyAtDebug())
+
+
+def _json(value: Any, **options: Any) -> str:
+    """structlog's JSON lines through orjson (several times faster than `json.dumps` per line)."""
+    return orjson.dumps(value, default=options.get("default"), option=orjson.OPT_NON_STR_KEYS).decode()

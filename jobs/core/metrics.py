@@ -15,7 +15,6 @@ import functools
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,7 +140,8 @@ class MetricsBatch:
         self.errors[:0] = other.errors
 
 
-def _field(name: str, labels: Sequence[str]) -> bytes:
+@functools.lru_cache(maxsize=4096)  # a job's or a request's labels repeat: encode each field once
+def _field(name: str, labels: tuple[str, ...]) -> bytes:
     return orjson.dumps([name, *labels])
 
 

@@ -72,10 +72,37 @@ async def _arq_lines_of_one_signup(api: httpx.AsyncClient, worker: WorkerProcess
     return await wait_for(arq_lines, what="arq's start and success lines for the job")
 
 
-async def test_no_log_line_carries_a_jobs_arguments_at_info(
-    api: httpx.AsyncClient, worker: WorkerProcess, capsys: pytest.CaptureFixture[str]
+async def _debug_worker(
+    settings: Settings,
+    start_worker: Callable[..., WorkerProcess],
+    redis_client: redis.asyncio.Redis,
+    **more: Any,
+) -> WorkerProcess:
+    worker = start_worker(worker_settings=settings.model_copy(update={"log_level": "DEBUG", **more}))
+    await wait_for(lambda: redis_client.zcard(keys.WORKERS), timeout=20, what="worker heartbeat")
+    return worker
+
+
+async def test_at_info_a_job_logs_one_line_and_not_arqs_start_and_success_lines(
+    api: httpx.AsyncClient, worker: WorkerProcess
 ) -> None:
-    """arq logged `→ id:send_welcome_email(email='...', name='...')` at INFO: personal data in the logs."""
+    """arq's `→ id:function(...)` and `← id:function ●` say what our outcome line says: only at DEBUG."""
+    lines = await _job_lines(api, worker, "req-logs-4")
+
+    assert [line["event"] for line in lines if line["logger"] != "httpx"] == ["job complete"]
+    assert not any(("→" in line or "←" in line) for line in worker.log_text().splitlines())
+
+
+async def test_no_log_line_carries_a_jobs_arguments_even_at_debug(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    start_worker: Callable[..., WorkerProcess],
+    redis_client: redis.asyncio.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """arq logged `→ id:send_welcome_email(email='...', name='...')`: personal data in the logs."""
+    worker = await _debug_worker(settings, start_worker, redis_client)
+
     arq_lines = await _arq_lines_of_one_signup(api, worker, "private.person@example.com")
 
     assert any("→" in line and "send_welcome_email(…)" in line for line in arq_lines), arq_lines
@@ -89,8 +116,7 @@ async def test_log_job_arguments_true_shows_them_again(
     start_worker: Callable[..., WorkerProcess],
     redis_client: redis.asyncio.Redis,
 ) -> None:
-    worker = start_worker(worker_settings=settings.model_copy(update={"log_job_arguments": True}))
-    await wait_for(lambda: redis_client.zcard(keys.WORKERS), timeout=20, what="worker heartbeat")
+    worker = await _debug_worker(settings, start_worker, redis_client, log_job_arguments=True)
 
     arq_lines = await _arq_lines_of_one_signup(api, worker, "shown.person@example.com")
 

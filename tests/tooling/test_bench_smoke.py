@@ -122,7 +122,7 @@ def test_each_goal_not_met_gets_a_note_with_its_cause_from_the_same_run() -> Non
     notes = "\n".join(peer_gap_notes(res, unmet))
 
     assert "Why the template's worker is short" in notes
-    assert "INFO logs 0.78 [0.75-0.80]x" in notes  # 600/800 and 600/750, the same rounds
+    assert "INFO logs (one line per job) 0.78 [0.75-0.80]x" in notes  # 600/800 and 600/750, the same rounds
     assert "Why pickup is over the target" in notes
     assert "Crash recovery" not in notes  # 14 s: met
 

@@ -3,8 +3,11 @@
 arq claims a job with an in-progress mark that lives `job_timeout + 10 s` (the largest timeout of all
 functions: 610 s here) and never refreshes it, so a SIGKILLed worker's job waits that long. We:
 
-- shorten the mark to `CRASH_RECOVERY_SECONDS` when a job starts, and refresh it on every heartbeat
-  while the job runs (`shorten_claim`), so a dead worker's job runs again within that time;
+- make the mark short (`claim_seconds`: `CRASH_RECOVERY_SECONDS` less the longest an idle worker waits
+  before it reads the queue again) when a job is claimed (batch_claim.py) or starts, and refresh it on
+  every heartbeat while the job runs (`shorten_claim`), so a dead worker's job runs again within
+  `CRASH_RECOVERY_SECONDS`: its mark expires, then another worker's next read (at most
+  `WORKER_IDLE_WAIT_SECONDS` later) claims it;
 - cap, on every heartbeat, the marks of due jobs in the queue (`cap_claims`): a worker killed between
   arq's claim and `on_job_start` left the long mark behind. A live worker refreshes its marks more
   often than the cap, so capping never lets a running job start twice;
@@ -21,8 +24,22 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from jobs.core import keys, lua
+from settings import Settings
 
 DUE_JOBS_CHECKED = 2000
+
+
+def renewal_seconds(settings: Settings) -> float:
+    """How often the heartbeat renews the claims of running jobs."""
+    return min(settings.worker_heartbeat_seconds, settings.crash_recovery_seconds / 3)
+
+
+def claim_seconds(settings: Settings) -> float:
+    """How long a claim lives unrenewed: a dead worker's job is read again within `crash_recovery_seconds`,
+    and a live worker renews it at least twice in that time."""
+    return max(
+        settings.crash_recovery_seconds - settings.worker_idle_wait_seconds, 2 * renewal_seconds(settings)
+    )
 
 
 def shorten_claim(pipe: Pipeline, job_id: str, seconds: float) -> None:

@@ -1,9 +1,13 @@
-"""Keep job arguments and results out of arq's own log lines.
+"""Keep job arguments and results out of arq's own log lines, and its per-job lines out of INFO.
 
 arq logs each start as `→ <id>:<function>(<arguments>)` and each success as `← <id>:<function> ● <result>`
 at INFO, so an email address passed to a job lands in every log store the lines reach. This filter, on
 the log handler, blanks those two fields unless `LOG_JOB_ARGUMENTS=true`. It relies on arq's format
 strings for those lines (`Worker.run_job`), pinned in tests/core/internals/test_arq_contract.py.
+
+Those two lines say what the `@job` wrapper's one line per try says (`job complete`, with `job_id`,
+`function`, `try`, `duration_s`): `OnlyAtDebug` drops them unless `LOG_LEVEL=DEBUG`, so a job costs one
+log line, not three. arq's other lines (start-up, shutdown, retries, aborts) stay.
 """
 
 from __future__ import annotations
@@ -24,4 +28,13 @@ class HideJobArguments(logging.Filter):
             args = record.args
             if isinstance(args, tuple) and len(args) >= 3 and args[2]:
                 record.args = (*args[:2], HIDDEN, *args[3:])
+        return True
+
+
+class OnlyAtDebug(logging.Filter):
+    """On arq's logger: its job start and success lines only when it logs at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in (JOB_START_FORMAT, JOB_SUCCESS_FORMAT):
+            return logging.getLogger(ARQ_LOGGER).isEnabledFor(logging.DEBUG)
         return True

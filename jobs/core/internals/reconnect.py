@@ -147,6 +147,7 @@ class ResilientArqRedis(ArqRedis):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reconnect = Reconnect()
+        self.pipeline_options: dict[str, Any] = {}  # more keyword arguments for `pipeline_factory`
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         run: Callable[..., Awaitable[Any]] = super().execute_command
@@ -162,5 +163,10 @@ class ResilientArqRedis(ArqRedis):
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> WatchSafePipeline:
         return self.pipeline_factory(
-            self.connection_pool, self.response_callbacks, transaction, shard_hint, reconnect=self.reconnect
+            self.connection_pool,
+            self.response_callbacks,
+            transaction,
+            shard_hint,
+            reconnect=self.reconnect,
+            **self.pipeline_options,
         )

@@ -28,7 +28,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from jobs.core import dead_letters, keys
-from jobs.core.internals.reconnect import WatchSafePipeline
+from jobs.core.internals.batch_claim import ClaimAwarePipeline
 from jobs.core.serializer import META_KWARG, error_of, exception_record, serialize
 
 
@@ -79,7 +79,7 @@ class ResultTap:
             self._untrimmed = False
 
 
-class TappedPipeline(WatchSafePipeline):
+class TappedPipeline(ClaimAwarePipeline):
     """A pipeline that writes a noted dead letter in the transaction that stores its job's result."""
 
     def __init__(self, *args: Any, tap: ResultTap, **kwargs: Any) -> None:

@@ -22,12 +22,15 @@ relies on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from arq.utils import timestamp_ms
 
 from jobs.core import keys, lua
-from jobs.core.internals.reconnect import ResilientArqRedis
+from jobs.core.internals.batch_claim import ClaimAwarePipeline, ClaimBook, ClaimPolicy
+from jobs.core.internals.reconnect import ResilientArqRedis, WatchSafePipeline
+from jobs.core.internals.transactions import TransactionBatcher
 
 MIN_WAIT_SECONDS = 0.001
 
@@ -36,6 +39,7 @@ class WakeableRedis(ResilientArqRedis):
     """The worker's pool: its queue read waits for a wake-up token when there is nothing to run."""
 
     idle_wait_seconds: float = 1.0
+    pipeline_factory: Callable[..., WatchSafePipeline] = ClaimAwarePipeline
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -44,12 +48,22 @@ class WakeableRedis(ResilientArqRedis):
         # in-progress key, even a job it is running itself, e.g. when the key expired during a Redis
         # outage longer than CRASH_RECOVERY_SECONDS; such a job must not start a second time here.
         self.running: set[str] = set()
+        self.claims: ClaimBook | None = None  # claiming in batches (batch_claim.py), once configured
+        # Transactions made in one loop turn leave in one write (transactions.py): arq's finishes above all.
+        self.pipeline_options = {"batcher": TransactionBatcher(self.connection_pool, self.reconnect)}
+
+    def claim_in_batches(self, policy: ClaimPolicy) -> None:
+        """The queue read claims what it returns (`lua/claim.lua`), answering arq's claim from memory."""
+        self.claims = ClaimBook(self, policy, self.running)
+        self.pipeline_options["claims"] = self.claims
 
     async def zrangebyscore(self, name: Any, min: Any, max: Any, *args: Any, **kwargs: Any) -> Any:
         if name != self.default_queue_name or kwargs.get("num") is None:
             return await super().zrangebyscore(name, min, max, *args, **kwargs)
         # arq's poll: zrangebyscore(queue, min=-inf, start=offset, num=count, max=now)
         offset, count = int(kwargs.get("start") or 0), int(kwargs["num"])
+        if self.claims is not None and not self.claims.free_slots():
+            return []  # every slot still taken: arq reads again after poll_delay, no waiting here
         ready, next_due = await self._ready(name, offset, count)
         if ready:
             return ready
@@ -62,6 +76,8 @@ class WakeableRedis(ResilientArqRedis):
         return ready
 
     async def _ready(self, queue: str, offset: int, count: int) -> tuple[list[bytes], bytes | None]:
+        if self.claims is not None:
+            return await self.claims.claim(self, queue, timestamp_ms(), offset, count)
         ready, next_due = await self._ready_script(
             keys=[queue, keys.paused(queue)], args=[timestamp_ms(), offset, count, keys.in_progress("")]
         )

@@ -15,6 +15,8 @@ from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
 from jobs.core import hooks, keys, priorities
+from jobs.core.internals.batch_claim import ClaimPolicy
+from jobs.core.internals.claims import claim_seconds
 from jobs.core.internals.connection import create_worker_redis, worker_redis_settings
 from jobs.core.internals.result_tap import ResultTap
 from jobs.core.job import RESULT_TAP, JobDefinition
@@ -61,12 +63,22 @@ def worker_host() -> str:
     return os.environ.get("HOSTNAME") or socket.gethostname()
 
 
+def claim_policy(settings: Settings) -> ClaimPolicy:
+    """At most `WORKER_MAX_JOBS` claims, each as short as crash recovery needs (the heartbeat renews it)."""
+    return ClaimPolicy(
+        max_jobs=settings.worker_max_jobs,
+        claim_seconds=claim_seconds(settings),
+        meta_ttl_seconds=settings.keep_result_seconds + settings.job_timeout,
+    )
+
+
 def build_worker_settings(settings: Settings, registry: Registry, priority: Priority = "default") -> type:
     """A worker for one priority's queue: it can run every job; cron fires on the default queue only."""
     own = priorities.settings_for(settings, priority)
     tap = ResultTap()
     pool = create_worker_redis(own)  # idle: waits for a wake-up (internals/wakeup.py)
     pool.pipeline_factory = tap.pipeline  # a final failure's dead letter is written with its result
+    pool.claim_in_batches(claim_policy(own))  # one Lua call claims what arq would, job by job
     attrs: dict[str, Any] = {
         "functions": [arq_function(definition, own) for definition in registry],
         "cron_jobs": [arq_cron(d, own) for d in registry.scheduled()] if priority == "default" else [],

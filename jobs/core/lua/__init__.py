@@ -3,7 +3,8 @@
 | script | run by | does |
 |---|---|---|
 | `enqueue.lua` | `internals/enqueue.py` | arq's enqueue (job key, queue entry), wake-up token; a rate limit |
-| `ready.lua` | `internals/wakeup.py` | the worker's queue read: due, not running, next due; none if paused |
+| `claim.lua` | `internals/batch_claim.py` | the queue read: claims due jobs as arq would; none if paused |
+| `ready.lua` | `internals/wakeup.py` | the queue read of a worker that claims job by job (arq's own claim) |
 | `purge.lua` | `queue_control.py` | drops a batch of a queue's waiting jobs, never a running one |
 | `cap_claims.lua` | `internals/claims.py` | caps the claims a killed worker left on due jobs |
 | `sliding_window.lua` | `sliding_window.py` | one rate-limit decision (API and `throttle`) |

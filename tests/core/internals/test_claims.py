@@ -6,7 +6,8 @@ from __future__ import annotations
 import redis.asyncio
 
 from jobs.core import keys
-from jobs.core.internals.claims import cap_claims, refund_try, shorten_claim
+from jobs.core.internals.claims import cap_claims, claim_seconds, refund_try, renewal_seconds, shorten_claim
+from settings import Settings
 
 QUEUE = "arq:queue"
 
@@ -44,3 +45,18 @@ async def test_refund_try_gives_back_the_try_arq_counted(redis_client: redis.asy
     await refund_try(redis_client, "j")
 
     assert await redis_client.get(keys.retry("j")) == b"1"
+
+
+def test_by_default_a_dead_workers_job_is_read_again_within_crash_recovery_seconds() -> None:
+    """The claim expires, then the next read of an idle worker (at most the idle wait later) takes it."""
+    settings = Settings(_env_file=None)
+
+    assert settings.crash_recovery_seconds == 15
+    assert claim_seconds(settings) + settings.worker_idle_wait_seconds <= settings.crash_recovery_seconds
+    assert claim_seconds(settings) >= 2 * renewal_seconds(settings)  # a live worker renews it in time
+
+
+def test_a_claim_outlives_two_renewals_whatever_the_idle_wait() -> None:
+    settings = Settings(_env_file=None, crash_recovery_seconds=3, worker_idle_wait_seconds=5)
+
+    assert claim_seconds(settings) == 2 * renewal_seconds(settings)

@@ -1,0 +1,44 @@
+-- The worker's queue read and claim in one call (internals/batch_claim.py): up to `count` due jobs
+-- that no worker runs, each claimed as arq's start_jobs and run_job would, in one atomic step.
+-- KEYS: queue, paused flag, abort set.
+-- ARGV: now (ms), offset, window (ids looked at per read), count (at most this many claimed), claim (ms),
+--   started at (s, text), meta TTL (s), then the key prefixes: in-progress, job, retry, meta; then the
+--   ids this worker runs already (never claimed again here, even if their claim expired in an outage).
+-- Returns {{id, score, job payload or false, try, aborted (0/1)}..., score of the next future job or false}.
+-- A paused queue has nothing ready and no next due time: its workers wait for a wake-up (the resume).
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {{}, false}
+end
+-- A score of -inf (never arq's: written by hand) would crash the worker on arq's int(score): due now.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '-inf')) do
+  redis.call('ZADD', KEYS[1], 'XX', 1, id)
+end
+local in_progress, job, retry, meta = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local mine = {}
+for i = 12, #ARGV do mine[ARGV[i]] = true end
+local claimed = {}
+local offset, window, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+for _ = 1, 4 do  -- look past a bounded number of running jobs at the head of the queue
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, window)
+  for i = 1, #ids, 2 do
+    local id = ids[i]
+    if not mine[id] and redis.call('EXISTS', in_progress .. id) == 0 then
+      -- arq's start_jobs: the claim (here already as short as the heartbeat keeps it)
+      redis.call('SET', in_progress .. id, '1', 'PX', ARGV[5])
+      -- arq's run_job: the try counter, the abort marker, the payload
+      local try = redis.call('INCR', retry .. id)
+      redis.call('EXPIRE', retry .. id, 88400)
+      local aborted = redis.call('ZREM', KEYS[3], id)
+      local payload = redis.call('GET', job .. id)
+      -- the template's on_job_start: when it started, no progress yet
+      redis.call('HSET', meta .. id, 'started_at', ARGV[6], 'progress', '')
+      redis.call('EXPIRE', meta .. id, ARGV[7])
+      table.insert(claimed, {id, ids[i + 1], payload, try, aborted})
+      if #claimed >= count then return {claimed, false} end
+    end
+  end
+  if #ids < 2 * window then break end
+  offset = offset + window
+end
+local next_due = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+return {claimed, next_due[2] or false}

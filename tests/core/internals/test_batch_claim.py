@@ -1,0 +1,134 @@
+"""The worker claims in batches (jobs/core/internals/batch_claim.py) and arq's loop does not notice.
+
+arq's own Worker runs the jobs; the pool answers its claim and its run_job reads from one Lua call. If
+arq changes the commands it sends, its claim goes to Redis again (a WATCH shows up) or a job fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio
+from arq.connections import ArqRedis
+from arq.worker import Worker, func
+
+from jobs.core import keys
+from jobs.core.internals.batch_claim import ClaimPolicy
+from jobs.core.internals.connection import create_worker_redis
+from jobs.core.internals.enqueue import Enqueuer
+from jobs.core.internals.wakeup import WakeableRedis
+from jobs.core.serializer import deserialize, serialize
+from settings import Settings
+
+POLICY = ClaimPolicy(max_jobs=3, claim_seconds=3, meta_ttl_seconds=60)
+FAR_FUTURE_MS = 2**52
+
+
+async def noted(ctx: dict[str, Any], value: int) -> int:
+    await ctx["redis"].rpush("test:ran", f"{ctx['job_id']}:{ctx['job_try']}:{value}")
+    return value
+
+
+@pytest.fixture
+async def worker_pool(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[WakeableRedis]:
+    pool = create_worker_redis(settings)
+    pool.idle_wait_seconds = 0.05
+    pool.claim_in_batches(POLICY)
+    yield pool
+    await pool.aclose()
+
+
+async def _commands(client: redis.asyncio.Redis, name: str) -> int:
+    stats: dict[str, dict[str, int]] = await client.info("commandstats")
+    return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+
+
+async def _read(pool: WakeableRedis, queue: str) -> list[bytes]:
+    ids = await pool.zrangebyscore(queue, min=float("-inf"), max=FAR_FUTURE_MS, start=0, num=100)
+    return list(ids)
+
+
+async def test_arqs_own_worker_runs_batch_claimed_jobs_without_its_claim_round_trips(
+    settings: Settings, worker_pool: WakeableRedis, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    for n in range(7):
+        await Enqueuer(pool).enqueue_job("noted", n, _job_id=f"job-{n}")
+    watches_before = await _commands(redis_client, "watch")
+
+    worker = Worker(
+        [func(noted, name="noted")],
+        redis_pool=worker_pool,
+        queue_name=settings.queue_name,
+        burst=True,
+        handle_signals=False,
+        max_jobs=POLICY.max_jobs,
+        poll_delay=0.01,
+        allow_abort_jobs=True,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+    )
+    await worker.main()
+
+    ran = sorted(raw.decode() for raw in await redis_client.lrange("test:ran", 0, -1))  # type: ignore[misc]
+    assert ran == [f"job-{n}:1:{n}" for n in range(7)]  # each once, on its first try
+    assert await _commands(redis_client, "watch") == watches_before  # arq's claim never reached Redis
+    assert worker_pool.claims is not None
+    assert worker_pool.claims.claims == {}
+    assert worker_pool.running == set()
+
+
+async def test_a_read_claims_no_more_jobs_than_the_worker_has_free_slots(
+    settings: Settings, worker_pool: WakeableRedis, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    for n in range(5):
+        await Enqueuer(pool).enqueue_job("noted", n, _job_id=f"job-{n}")
+
+    ids = await _read(worker_pool, settings.queue_name)
+
+    assert len(ids) == POLICY.max_jobs
+    for raw in ids:
+        claim_ms = await redis_client.pttl(keys.in_progress(raw.decode()))
+        assert 0 < claim_ms <= POLICY.claim_seconds * 1000  # short from the start: crash recovery holds
+        assert await redis_client.get(keys.retry(raw.decode())) == b"1"
+        assert raw.decode() in worker_pool.running  # the heartbeat renews it
+
+
+async def test_claims_arq_did_not_start_are_given_back_at_the_next_read(
+    settings: Settings, worker_pool: WakeableRedis, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    await Enqueuer(pool).enqueue_job("noted", 1, _job_id="never-started")
+    await redis_client.zadd(keys.ABORT_SET, {"never-started": 1})
+    assert await _read(worker_pool, settings.queue_name) == [b"never-started"]
+    assert not await redis_client.zscore(keys.ABORT_SET, "never-started")
+
+    await pool.zadd(settings.queue_name, {"never-started": FAR_FUTURE_MS})  # not due: the next read skips it
+    await _read(worker_pool, settings.queue_name)
+
+    assert not await redis_client.exists(keys.in_progress("never-started"))
+    assert await redis_client.get(keys.retry("never-started")) == b"0"  # its try not spent
+    assert await redis_client.zscore(keys.ABORT_SET, "never-started")  # its abort still asked for
+    assert "never-started" not in worker_pool.running
+
+
+async def test_on_shutdown_claims_whose_jobs_never_began_are_given_back(
+    settings: Settings, worker_pool: WakeableRedis, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    await Enqueuer(pool).enqueue_job("noted", 1, _job_id="claimed")
+    await _read(worker_pool, settings.queue_name)
+    assert worker_pool.claims is not None
+
+    await worker_pool.claims.give_back_unstarted(worker_pool)
+
+    assert not await redis_client.exists(keys.in_progress("claimed"))
+    assert await redis_client.get(keys.retry("claimed")) == b"0"
+
+
+async def test_the_read_never_claims_a_job_this_worker_runs_even_if_its_claim_expired(
+    settings: Settings, worker_pool: WakeableRedis, pool: ArqRedis
+) -> None:
+    await Enqueuer(pool).enqueue_job("noted", 1, _job_id="mine")
+    worker_pool.running.add("mine")  # e.g. its claim expired during a long Redis outage
+
+    assert await _read(worker_pool, settings.queue_name) == []
