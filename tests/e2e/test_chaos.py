@@ -33,6 +33,9 @@ pytestmark = pytest.mark.timeout(600)
 SIGNUPS = 900
 FLAKY_EVERY = 15  # every 15th address: the sink answers 500 twice, then accepts
 REJECTED_EVERY = 45  # every 45th address: the sink answers 400 (permanent: dead letter by design)
+# A rejection lasts: a worker killed after the sink said 400 but before the failure was recorded runs
+# the job again (at least once), and that try must meet the same 400, as it would at a real provider.
+REJECTIONS = 100
 PAYMENTS = 80
 REPEATED_KEYS = 20  # charges sent twice with the same Idempotency-Key
 REPORTS = 40
@@ -215,7 +218,7 @@ async def test_no_accepted_job_is_lost_under_kills_rolling_restarts_and_a_redis_
 ) -> None:
     for i in range(SIGNUPS):
         if i % REJECTED_EVERY == 0:
-            await sink.post("/_control/fail", json={"status": 400, "times": 1, "to": _address(i)})
+            await sink.post("/_control/fail", json={"status": 400, "times": REJECTIONS, "to": _address(i)})
         elif i % FLAKY_EVERY == 0:
             await sink.post("/_control/fail", json={"status": 500, "times": 2, "to": _address(i)})
     workers = [WorkerProcess(chaos_settings, tmp_path / f"worker{i}.log").start() for i in range(2)]
