@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
@@ -89,7 +90,8 @@ class RedisServer:
     """A `redis-server` child process on 127.0.0.1, stoppable, killable and restartable in place.
 
     `restart()` keeps the port and the data directory, so with `appendonly=True` the data survives
-    it, as it would survive a production Redis restart. Use it as a context manager.
+    it, as it would survive a production Redis restart. Use it as a context manager. `password` sets
+    `requirepass` (and `url` carries it); `extra_args` go last on the command line (`--replicaof ...`).
     """
 
     def __init__(
@@ -99,9 +101,13 @@ class RedisServer:
         *,
         appendonly: bool = False,
         binary: str | None = None,
+        password: str | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.port = port if port is not None else free_port()
         self.appendonly = appendonly
+        self.password = password
+        self.extra_args = list(extra_args)
         self.binary = binary if binary is not None else find_redis_server()
         # A temporary directory is removed on `__exit__` (or at interpreter exit at the latest).
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
@@ -113,7 +119,8 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     @property
     def log_path(self) -> Path:
@@ -201,6 +208,8 @@ class RedisServer:
             "--appendfsync", "always",
             "--maxmemory-policy", "noeviction",  # as in production: a queue must never lose keys
             "--daemonize", "no",
+            *(["--requirepass", self.password] if self.password else []),
+            *self.extra_args,
         ]  # fmt: skip
 
     def _wait_until_ready(self) -> None:

@@ -16,6 +16,7 @@ from jobs.core import (
     JobAlreadyFinished,
     JobNotFound,
     QueueUnavailable,
+    ReplicationTimeout,
     UnknownQueue,
 )
 
@@ -23,6 +24,11 @@ STATUS_AND_DETAIL: dict[type[Exception], tuple[int, str]] = {
     QueueUnavailable: (
         status.HTTP_503_SERVICE_UNAVAILABLE,
         "the job queue is unavailable, try again shortly",
+    ),
+    # The job may be on the primary already: a retry with the same Idempotency-Key finds it (README).
+    ReplicationTimeout: (
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "the job was not confirmed by enough Redis replicas in time, try again shortly",
     ),
     RedisError: (status.HTTP_503_SERVICE_UNAVAILABLE, "the job queue is unavailable, try again shortly"),
     JobNotFound: (status.HTTP_404_NOT_FOUND, "no such job (unknown id, or its result has expired)"),

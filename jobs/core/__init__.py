@@ -25,6 +25,7 @@ from jobs.core.errors import (
     JobNotFound,
     QueueError,
     QueueUnavailable,
+    ReplicationTimeout,
     UnknownQueue,
 )
 from jobs.core.internals.worker import build_worker_settings
@@ -52,6 +53,7 @@ __all__ = [
     "QueueError",
     "QueueUnavailable",
     "Registry",
+    "ReplicationTimeout",
     "RetryPolicy",
     "TransientError",
     "UnknownQueue",

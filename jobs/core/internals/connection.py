@@ -1,21 +1,27 @@
 """How the API and the worker reach Redis: JSON serializer, short timeouts, retry on connection errors.
 
-The API's pool also keeps to each request's time budget (`budget.py`).
+The API's pool also keeps to each request's time budget (`budget.py`). With a `redis+sentinel://` URL
+each pool is redis-py's `SentinelConnectionPool`: every new connection asks the sentinels where the
+primary is, and a connection to a primary that was demoted (READONLY) is dropped as a connection error,
+so the retries that ride out an outage also follow a failover (tests/e2e/test_sentinel_failover.py).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobs.core.internals.budget import BudgetedConnectionPool
+from jobs.core.internals.budget import BudgetedConnectionPool, BudgetedSentinelConnectionPool
 from jobs.core.internals.wakeup import WakeableRedis
 from jobs.core.serializer import deserialize, serialize
-from settings import Settings
+from settings import SentinelURL, Settings
 
 __all__ = ["ArqRedis", "create_api_redis", "create_worker_redis", "worker_redis_settings"]
 
@@ -35,8 +41,9 @@ WORKER_CONNECTION_RETRIES = 1
 
 def create_api_redis(settings: Settings) -> ArqRedis:
     """The API's one shared pool: fails within about a second when Redis is away, so callers answer 503."""
-    pool = BudgetedConnectionPool.from_url(
-        settings.redis_url,
+    pool = _pool(
+        settings,
+        budgeted=True,
         socket_timeout=settings.redis_socket_timeout_seconds,
         socket_connect_timeout=settings.redis_connect_timeout_seconds,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), settings.redis_retry_attempts),
@@ -54,7 +61,19 @@ def create_api_redis(settings: Settings) -> ArqRedis:
 def worker_redis_settings(settings: Settings) -> RedisSettings:
     """What `arq jobs.WorkerSettings --check` connects with (the worker runs on `create_worker_redis`):
     one attempt, so an unreachable Redis is a non-zero exit within seconds, not a half-hour of retries."""
-    redis_settings = RedisSettings.from_dsn(settings.redis_url)
+    sentinel = settings.redis_sentinel
+    if sentinel is None:
+        redis_settings = RedisSettings.from_dsn(settings.redis_url)
+    else:  # arq's own Sentinel client: no password for the sentinels, see docs/deploying.md
+        redis_settings = RedisSettings(
+            host=list(sentinel.sentinels),
+            sentinel=True,
+            sentinel_master=sentinel.service_name,
+            database=sentinel.db,
+            username=sentinel.username,
+            password=sentinel.password,
+            ssl=sentinel.tls,
+        )
     redis_settings.conn_timeout = max(1, round(settings.redis_connect_timeout_seconds))
     redis_settings.conn_retries = 0
     redis_settings.retry = Retry(NoBackoff(), 0)
@@ -66,8 +85,9 @@ def create_worker_redis(settings: Settings) -> WakeableRedis:
 
     No socket timeout: the idle read blocks in BLPOP by design. Connects lazily, in the worker's loop.
     """
-    pool = ConnectionPool.from_url(
-        settings.redis_url,
+    pool = _pool(
+        settings,
+        budgeted=False,
         socket_connect_timeout=settings.redis_connect_timeout_seconds,
         retry=Retry(NoBackoff(), WORKER_CONNECTION_RETRIES),  # one immediate reconnect
         retry_on_error=RETRYABLE_ERRORS,
@@ -80,3 +100,39 @@ def create_worker_redis(settings: Settings) -> WakeableRedis:
     )
     redis.idle_wait_seconds = settings.worker_idle_wait_seconds
     return redis
+
+
+def _pool(settings: Settings, *, budgeted: bool, **options: Any) -> ConnectionPool:
+    """A pool for `REDIS_URL`: a plain one, or one whose connections ask the sentinels for the primary."""
+    sentinel = settings.redis_sentinel
+    if sentinel is None:
+        plain = BudgetedConnectionPool if budgeted else ConnectionPool
+        return plain.from_url(settings.redis_url, **options)
+    managed = BudgetedSentinelConnectionPool if budgeted else SentinelConnectionPool
+    return managed(
+        sentinel.service_name,
+        _sentinels(sentinel, settings),
+        db=sentinel.db,
+        username=sentinel.username,
+        password=sentinel.password,
+        **_tls(sentinel),
+        **options,
+    )
+
+
+def _sentinels(url: SentinelURL, settings: Settings) -> Sentinel:
+    """The sentinels, asked at each new connection: short timeouts, their own password (not the nodes')."""
+    password = settings.redis_sentinel_password
+    return Sentinel(  # type: ignore[no-untyped-call]
+        list(url.sentinels),
+        sentinel_kwargs={
+            "socket_timeout": settings.redis_socket_timeout_seconds,
+            "socket_connect_timeout": settings.redis_connect_timeout_seconds,
+            "password": password.get_secret_value() if password is not None else None,
+            **_tls(url),
+        },
+    )
+
+
+def _tls(url: SentinelURL) -> dict[str, Any]:
+    return {"ssl": True, **dict(url.tls_options)} if url.tls else {}

@@ -1,0 +1,142 @@
+"""A Redis Sentinel deployment of real processes for tests: a primary, its replicas and three sentinels,
+each a `redis-server` on 127.0.0.1 (`--replicaof` for the replicas, `--sentinel` for the sentinels).
+
+Timings are short (a node is down after `DOWN_AFTER_MS` of silence) so a failover takes seconds. Data
+nodes and sentinels have different passwords, as docs/deploying.md recommends: the URL carries the
+data nodes' password, `REDIS_SENTINEL_PASSWORD` the sentinels'.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import redis
+
+from devtools.redis_server import RedisServer
+
+SERVICE = "mymaster"
+DATA_PASSWORD = "data-node-secret"
+SENTINEL_PASSWORD = "sentinel-secret"
+DOWN_AFTER_MS = 1000
+FAILOVER_TIMEOUT_MS = 2000
+READY_TIMEOUT_SECONDS = 20.0
+# A primary waits 5 s by default before a full sync, for more replicas to join it (production too).
+NODE_ARGS = ("--masterauth", DATA_PASSWORD, "--repl-diskless-sync-delay", "0")
+
+
+class SentinelServer(RedisServer):
+    """`redis-server sentinel.conf --sentinel`, watching `SERVICE` at `primary_port`."""
+
+    def __init__(self, directory: Path, primary_port: int) -> None:
+        super().__init__(directory=directory, password=SENTINEL_PASSWORD)
+        self.primary_port = primary_port
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / "sentinel.conf").write_text(
+            f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary_port} 2\n"
+            f"sentinel auth-pass {SERVICE} {DATA_PASSWORD}\n"
+            f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
+            f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}\n"
+            f"sentinel parallel-syncs {SERVICE} 1\n"
+        )
+        super().start()
+
+    def _command(self) -> list[str]:
+        return [
+            self.binary, str(self.directory / "sentinel.conf"), "--sentinel",
+            "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
+            "--daemonize", "no", "--requirepass", SENTINEL_PASSWORD,
+        ]  # fmt: skip
+
+
+class SentinelCluster:
+    """Start with `with SentinelCluster(tmp_path) as cluster:`; `cluster.url` is the REDIS_URL to use."""
+
+    def __init__(self, directory: Path, replicas: int = 1, sentinels: int = 3) -> None:
+        self.directory = directory
+        self.nodes = [self._node(f"node-{i}") for i in range(1 + replicas)]
+        primary = self.nodes[0].port
+        self.sentinels = [SentinelServer(directory / f"sentinel-{i}", primary) for i in range(sentinels)]
+
+    @property
+    def url(self) -> str:
+        addresses = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://:{DATA_PASSWORD}@{addresses}/{SERVICE}"
+
+    def __enter__(self) -> Self:
+        primary, *replicas = self.nodes
+        try:
+            primary.start()
+            for replica in replicas:
+                self.restart_as_replica(replica, primary.port)
+            self.wait(lambda: all(_linked(replica) for replica in replicas), "replicas in sync")
+            for sentinel in self.sentinels:
+                sentinel.start()
+            self.wait(self._sentinels_agree, "sentinels that see each other and every replica")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for server in [*self.sentinels, *self.nodes]:
+            server.stop()
+
+    def primary_port(self) -> int | None:
+        """The primary's port as the first sentinel that answers names it."""
+        for sentinel in self.sentinels:
+            try:
+                with _client(sentinel) as client:
+                    _, port = client.sentinel_get_master_addr_by_name(SERVICE)
+                return int(port)
+            except (redis.RedisError, OSError, TypeError):
+                continue
+        return None
+
+    def node(self, port: int) -> RedisServer:
+        return next(node for node in self.nodes if node.port == port)
+
+    def restart_as_replica(self, node: RedisServer, primary_port: int) -> None:
+        """Start a node (again, once stopped or killed) as a replica of `primary_port`, as a supervisor
+        that asks the sentinels first would: never as a second, empty primary."""
+        node.extra_args = [*NODE_ARGS, "--replicaof", "127.0.0.1", str(primary_port)]
+        node.start()
+
+    def _node(self, name: str) -> RedisServer:
+        return RedisServer(directory=self.directory / name, password=DATA_PASSWORD, extra_args=NODE_ARGS)
+
+    def _sentinels_agree(self) -> bool:
+        replicas, others = len(self.nodes) - 1, len(self.sentinels) - 1
+        for sentinel in self.sentinels:
+            with _client(sentinel) as client:
+                state: dict[str, Any] = client.sentinel_master(SERVICE)
+            if state["num-slaves"] < replicas or state["num-other-sentinels"] < others:
+                return False
+        return True
+
+    @staticmethod
+    def wait(probe: Any, what: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        while not probe():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"sentinel cluster: no {what} after {timeout:.0f} s")
+            time.sleep(0.05)
+
+
+def _client(server: RedisServer) -> redis.Redis:
+    return redis.Redis.from_url(server.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
+def _linked(replica: RedisServer) -> bool:
+    with _client(replica) as client:
+        info: dict[str, Any] = client.info("replication")
+    return info.get("master_link_status") == "up"
