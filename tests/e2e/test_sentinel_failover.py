@@ -24,7 +24,7 @@ from devtools.http_service import http_service
 from devtools.redis_server import free_port
 from settings import Settings
 from tests.support import BIN, ROOT, WorkerProcess, settings_env, wait_for
-from tests.support.sentinel import SENTINEL_PASSWORD, SentinelCluster
+from tests.support.sentinel import SentinelCluster
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -55,15 +55,7 @@ def cluster(tmp_path: Path) -> Iterator[SentinelCluster]:
 
 @pytest.fixture
 def sentinel_settings(settings: Settings, cluster: SentinelCluster) -> Settings:
-    return Settings.model_validate(
-        {
-            **settings.model_dump(),
-            "admin_token": settings.admin_token.get_secret_value(),
-            "redis_url": cluster.url,
-            "redis_sentinel_password": SENTINEL_PASSWORD,
-            "redis_min_replicas": 1,
-        }
-    )
+    return cluster.settings(settings, redis_min_replicas=1)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typing import Any, Self
 import redis
 
 from devtools.redis_server import RedisServer
+from settings import Settings
 
 SERVICE = "mymaster"
 DATA_PASSWORD = "data-node-secret"
@@ -30,8 +31,8 @@ NODE_ARGS = ("--masterauth", DATA_PASSWORD, "--repl-diskless-sync-delay", "0")
 class SentinelServer(RedisServer):
     """`redis-server sentinel.conf --sentinel`, watching `SERVICE` at `primary_port`."""
 
-    def __init__(self, directory: Path, primary_port: int) -> None:
-        super().__init__(directory=directory, password=SENTINEL_PASSWORD)
+    def __init__(self, directory: Path, primary_port: int, password: str | None) -> None:
+        super().__init__(directory=directory, password=password)
         self.primary_port = primary_port
 
     def start(self) -> None:
@@ -49,18 +50,28 @@ class SentinelServer(RedisServer):
         return [
             self.binary, str(self.directory / "sentinel.conf"), "--sentinel",
             "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
-            "--daemonize", "no", "--requirepass", SENTINEL_PASSWORD,
+            "--daemonize", "no", *(["--requirepass", self.password] if self.password else []),
         ]  # fmt: skip
 
 
 class SentinelCluster:
-    """Start with `with SentinelCluster(tmp_path) as cluster:`; `cluster.url` is the REDIS_URL to use."""
+    """Start with `with SentinelCluster(tmp_path) as cluster:`; `cluster.url` is the REDIS_URL to use, and
+    `sentinel_password` (None: sentinels without one) goes in REDIS_SENTINEL_PASSWORD."""
 
-    def __init__(self, directory: Path, replicas: int = 1, sentinels: int = 3) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        replicas: int = 1,
+        sentinels: int = 3,
+        sentinel_password: str | None = SENTINEL_PASSWORD,
+    ) -> None:
         self.directory = directory
+        self.sentinel_password = sentinel_password
         self.nodes = [self._node(f"node-{i}") for i in range(1 + replicas)]
         primary = self.nodes[0].port
-        self.sentinels = [SentinelServer(directory / f"sentinel-{i}", primary) for i in range(sentinels)]
+        self.sentinels = [
+            SentinelServer(directory / f"sentinel-{i}", primary, sentinel_password) for i in range(sentinels)
+        ]
 
     @property
     def url(self) -> str:
@@ -101,6 +112,23 @@ class SentinelCluster:
             except (redis.RedisError, OSError, TypeError):
                 continue
         return None
+
+    def settings(self, settings: Settings, **changes: Any) -> Settings:
+        """`settings` on this cluster (validated again, as a process reading them would)."""
+        return Settings.model_validate(
+            {
+                **settings.model_dump(),
+                "admin_token": settings.admin_token.get_secret_value(),
+                "redis_url": self.url,
+                "redis_sentinel_password": self.sentinel_password,
+                **changes,
+            }
+        )
+
+    def fail_over(self) -> None:
+        """`SENTINEL FAILOVER`: promote a replica without waiting for the primary to fail."""
+        with _client(self.sentinels[0]) as client:
+            client.execute_command("SENTINEL FAILOVER", SERVICE)
 
     def node(self, port: int) -> RedisServer:
         return next(node for node in self.nodes if node.port == port)
