@@ -1,8 +1,7 @@
 """Every client on a `redis+sentinel://` URL: the worker and its `--check`, the operator CLI, and the job
 client, which follows a switch of primary (SENTINEL FAILOVER demotes the old one) without a restart.
 
-The sentinels here have no password of their own: arq's `--check` goes through arq's own Sentinel
-client, which sends them none (docs/deploying.md). tests/e2e/test_sentinel_failover.py has the SIGKILL.
+Sentinels and data nodes have passwords of their own. tests/e2e/test_sentinel_failover.py has the SIGKILL.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.redis_server import free_port
 from jobs.core import QueueUnavailable, ReplicationTimeout
 from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[SentinelCluster]:
-    with SentinelCluster(tmp_path / "redis", replicas=1, sentinel_password=None) as running:
+    with SentinelCluster(tmp_path / "redis", replicas=1) as running:
         yield running
 
 
@@ -99,3 +99,13 @@ async def test_clients_follow_a_failover_without_a_restart(
     await wait_for(lambda: _complete(queue, after), timeout=20, what="the worker to run it")
     assert worker.process is not None
     assert worker.process.poll() is None
+
+
+def test_worker_check_fails_when_no_sentinel_answers(settings: Settings) -> None:
+    url = f"redis+sentinel://127.0.0.1:{free_port()},127.0.0.1:{free_port()}/mymaster"
+    check = _run(
+        settings.model_copy(update={"redis_url": url}), str(BIN / "arq"), "jobs.WorkerSettings", "--check"
+    )
+
+    assert check.returncode != 0
+    assert "No master found" in check.stdout + check.stderr

@@ -17,6 +17,7 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.sentinel import Sentinel as SyncSentinel
 
 from jobs.core.internals.budget import BudgetedConnectionPool, BudgetedSentinelConnectionPool
 from jobs.core.internals.wakeup import WakeableRedis
@@ -64,20 +65,51 @@ def worker_redis_settings(settings: Settings) -> RedisSettings:
     sentinel = settings.redis_sentinel
     if sentinel is None:
         redis_settings = RedisSettings.from_dsn(settings.redis_url)
-    else:  # arq's own Sentinel client: no password for the sentinels, see docs/deploying.md
-        redis_settings = RedisSettings(
-            host=list(sentinel.sentinels),
-            sentinel=True,
-            sentinel_master=sentinel.service_name,
-            database=sentinel.db,
-            username=sentinel.username,
-            password=sentinel.password,
-            ssl=sentinel.tls,
-        )
+    else:
+        redis_settings = PrimaryFromSentinels(sentinel, settings)
     redis_settings.conn_timeout = max(1, round(settings.redis_connect_timeout_seconds))
     redis_settings.conn_retries = 0
     redis_settings.retry = Retry(NoBackoff(), 0)
     return redis_settings
+
+
+class PrimaryFromSentinels(RedisSettings):
+    """`--check`'s settings on a sentinel URL: arq connects to `host`:`port` as to a plain Redis, and they
+    are the primary's, asked of the sentinels as arq reads them. (arq's own `sentinel=True` would send
+    the sentinels no password and wait on them without a timeout.) arq reads both once per
+    `create_pool`, in `async_check_health` (tests/e2e/test_sentinel_clients.py)."""
+
+    def __init__(self, url: SentinelURL, settings: Settings) -> None:
+        super().__init__(database=url.db, username=url.username, password=url.password, ssl=url.tls)
+        for name, value in url.tls_options:
+            setattr(self, name, value)
+        self._url, self._settings = url, settings
+        self._primary: tuple[str, int] | None = None
+
+    @property
+    def host(self) -> str:
+        return self.primary()[0]
+
+    @host.setter
+    def host(self, value: object) -> None:
+        """RedisSettings' own __init__ sets it: the sentinels' answer wins."""
+
+    @property
+    def port(self) -> int:
+        return self.primary()[1]
+
+    @port.setter
+    def port(self, value: object) -> None:
+        """As `host`."""
+
+    def primary(self) -> tuple[str, int]:
+        if self._primary is None:
+            sentinels = SyncSentinel(  # type: ignore[no-untyped-call]
+                list(self._url.sentinels), sentinel_kwargs=_sentinel_options(self._url, self._settings)
+            )
+            host, port = sentinels.discover_master(self._url.service_name)  # type: ignore[no-untyped-call]
+            self._primary = str(host), int(port)
+        return self._primary
 
 
 def create_worker_redis(settings: Settings) -> WakeableRedis:
@@ -121,17 +153,21 @@ def _pool(settings: Settings, *, budgeted: bool, **options: Any) -> ConnectionPo
 
 
 def _sentinels(url: SentinelURL, settings: Settings) -> Sentinel:
-    """The sentinels, asked at each new connection: short timeouts, their own password (not the nodes')."""
-    password = settings.redis_sentinel_password
+    """The sentinels, asked at each new connection."""
     return Sentinel(  # type: ignore[no-untyped-call]
-        list(url.sentinels),
-        sentinel_kwargs={
-            "socket_timeout": settings.redis_socket_timeout_seconds,
-            "socket_connect_timeout": settings.redis_connect_timeout_seconds,
-            "password": password.get_secret_value() if password is not None else None,
-            **_tls(url),
-        },
+        list(url.sentinels), sentinel_kwargs=_sentinel_options(url, settings)
     )
+
+
+def _sentinel_options(url: SentinelURL, settings: Settings) -> dict[str, Any]:
+    """How to reach a sentinel: short timeouts, and its own password (not the data nodes')."""
+    password = settings.redis_sentinel_password
+    return {
+        "socket_timeout": settings.redis_socket_timeout_seconds,
+        "socket_connect_timeout": settings.redis_connect_timeout_seconds,
+        "password": (password.get_secret_value() or None) if password is not None else None,
+        **_tls(url),
+    }
 
 
 def _tls(url: SentinelURL) -> dict[str, Any]:
