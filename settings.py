@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     # Sentinel (docs/deploying.md#redis-sentinel): the URL's user:password is the data nodes'; this is the
     # sentinels' own `requirepass`, if they have one.
     redis_sentinel_password: SecretStr | None = None
+    redis_sentinel_recheck_seconds: float = Field(1.0, gt=0)  # how soon a pool follows a primary that moved
     # 0: 202 once the primary has the job. N: once N replicas have it too (WAIT), else 503 after the timeout.
     redis_min_replicas: int = Field(0, ge=0)
     redis_min_replicas_timeout_seconds: float = Field(0.5, gt=0)

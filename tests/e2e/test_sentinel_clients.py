@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio
 
 from devtools.redis_server import free_port
-from jobs.core import QueueUnavailable, ReplicationTimeout
+from jobs.core import QueueUnavailable, keys
 from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
 from jobs.registry import REGISTRY
@@ -76,29 +77,46 @@ async def test_worker_check_and_cli_reach_redis_through_the_sentinels(
 
 
 async def test_clients_follow_a_failover_without_a_restart(
-    cluster: SentinelCluster, worker: WorkerProcess, queue: JobQueue
+    cluster: SentinelCluster, queue: JobQueue, worker: WorkerProcess
 ) -> None:
+    """The old primary stays up here, and the sentinels demote it only seconds after the switch: a pool
+    that stayed on it would write where writes are about to be dropped (REDIS_MIN_REPLICAS=1 would turn
+    those into 503s). The pool moves to the new primary by itself within REDIS_SENTINEL_RECHECK_SECONDS,
+    before the old one is demoted; the worker follows too and runs the job."""
     before = await queue.enqueue(send_welcome_email, email="before@example.com", name="Before")
     await wait_for(lambda: _complete(queue, before.job_id), timeout=20, what="a job before the failover")
     old_primary = cluster.primary_port()
+    assert old_primary is not None
 
-    cluster.fail_over()  # the old primary is demoted to a replica: writes to it would be READONLY
-    await wait_for(
-        lambda: asyncio.to_thread(lambda: cluster.primary_port() not in {None, old_primary}),
-        timeout=30,
-        what="a new primary",
+    cluster.fail_over()
+    new_primary = await wait_for(
+        lambda: asyncio.to_thread(_promoted, cluster, old_primary), timeout=30, what="a new primary"
     )
+    new = redis.asyncio.Redis.from_url(cluster.node(new_primary).url)
 
-    async def accepted() -> str | None:
+    async def enqueued_on_the_new_primary() -> str | None:
         try:
-            return (await queue.enqueue(send_welcome_email, email="after@example.com", name="After")).job_id
-        except (QueueUnavailable, ReplicationTimeout):
+            job_id = (await queue.enqueue(send_welcome_email, email="after@example.com", name="After")).job_id
+        except QueueUnavailable:  # a connection that was cut as the primary moved
             return None
+        return job_id if await new.exists(keys.job(job_id), keys.result(job_id)) else None
 
-    after = await wait_for(accepted, timeout=20, interval=0.2, what="an enqueue on the new primary")
+    after = await wait_for(
+        enqueued_on_the_new_primary, timeout=30, interval=0.2, what="a job on the new primary"
+    )
+    old = redis.asyncio.Redis.from_url(cluster.node(old_primary).url)
+    assert (await old.info("replication"))["role"] == "master"  # not demoted yet: the pool moved itself
+    await old.aclose()
     await wait_for(lambda: _complete(queue, after), timeout=20, what="the worker to run it")
+    assert await new.zcard(keys.dead_letters_of(queue.settings.queue_name)) == 0
+    await new.aclose()
     assert worker.process is not None
     assert worker.process.poll() is None
+
+
+def _promoted(cluster: SentinelCluster, old_primary: int) -> int | None:
+    port = cluster.primary_port()
+    return port if port not in {None, old_primary} else None
 
 
 def test_worker_check_fails_when_no_sentinel_answers(settings: Settings) -> None:

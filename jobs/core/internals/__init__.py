@@ -13,7 +13,8 @@ of either library fails there first (docs/arq-gaps.md lists them all):
 | `reconnect.py` | redis-py's `Pipeline` internals around WATCH |
 | `claims.py` | arq's in-progress key (its TTL) and retry counter |
 | `result_tap.py` | arq's result fields, read as they pass through the worker's serializer |
-| `connection.py` | `ArqRedis`, `RedisSettings`; redis-py's `SentinelConnectionPool` (READONLY: reconnect) |
+| `connection.py` | `ArqRedis`, `RedisSettings`: how both sides reach Redis |
+| `sentinel.py` | `SentinelConnectionPool` (READONLY: reconnect); when `arq --check` reads `RedisSettings` |
 | `burst.py` | `Worker(burst=True)`: when it returns, that `close()` runs `on_shutdown` (the testing kit) |
 | `log_redaction.py` | arq's format strings for its job start and success log lines |
 | `budget.py` | redis-py's `ConnectionPool.connection_class` and `get_connection` (the request budget) |

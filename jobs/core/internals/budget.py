@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
-from redis.asyncio.sentinel import SentinelConnectionPool
 
 from jobs.core.deadline import BudgetExhausted, answered, within_budget
 
@@ -74,4 +73,3 @@ def budgeted(connection_class: type[AbstractConnection]) -> type[AbstractConnect
 
 
 BudgetedConnectionPool = budgeted_pool(ConnectionPool)
-BudgetedSentinelConnectionPool = budgeted_pool(SentinelConnectionPool)

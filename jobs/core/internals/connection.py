@@ -1,9 +1,7 @@
 """How the API and the worker reach Redis: JSON serializer, short timeouts, retry on connection errors.
 
 The API's pool also keeps to each request's time budget (`budget.py`). With a `redis+sentinel://` URL
-each pool is redis-py's `SentinelConnectionPool`: every new connection asks the sentinels where the
-primary is, and a connection to a primary that was demoted (READONLY) is dropped as a connection error,
-so the retries that ride out an outage also follow a failover (tests/e2e/test_sentinel_failover.py).
+each pool finds the primary through the sentinels and follows it when it moves (`sentinel.py`).
 """
 
 from __future__ import annotations
@@ -13,16 +11,15 @@ from typing import Any
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.sentinel import Sentinel as SyncSentinel
 
-from jobs.core.internals.budget import BudgetedConnectionPool, BudgetedSentinelConnectionPool
+from jobs.core.internals.budget import BudgetedConnectionPool, budgeted_pool
+from jobs.core.internals.sentinel import PrimaryFromSentinels, SentinelPool, sentinel_pool
 from jobs.core.internals.wakeup import WakeableRedis
 from jobs.core.serializer import deserialize, serialize
-from settings import SentinelURL, Settings
+from settings import Settings
 
 __all__ = ["ArqRedis", "create_api_redis", "create_worker_redis", "worker_redis_settings"]
 
@@ -73,45 +70,6 @@ def worker_redis_settings(settings: Settings) -> RedisSettings:
     return redis_settings
 
 
-class PrimaryFromSentinels(RedisSettings):
-    """`--check`'s settings on a sentinel URL: arq connects to `host`:`port` as to a plain Redis, and they
-    are the primary's, asked of the sentinels as arq reads them. (arq's own `sentinel=True` would send
-    the sentinels no password and wait on them without a timeout.) arq reads both once per
-    `create_pool`, in `async_check_health` (tests/e2e/test_sentinel_clients.py)."""
-
-    def __init__(self, url: SentinelURL, settings: Settings) -> None:
-        super().__init__(database=url.db, username=url.username, password=url.password, ssl=url.tls)
-        for name, value in url.tls_options:
-            setattr(self, name, value)
-        self._url, self._settings = url, settings
-        self._primary: tuple[str, int] | None = None
-
-    @property
-    def host(self) -> str:
-        return self.primary()[0]
-
-    @host.setter
-    def host(self, value: object) -> None:
-        """RedisSettings' own __init__ sets it: the sentinels' answer wins."""
-
-    @property
-    def port(self) -> int:
-        return self.primary()[1]
-
-    @port.setter
-    def port(self, value: object) -> None:
-        """As `host`."""
-
-    def primary(self) -> tuple[str, int]:
-        if self._primary is None:
-            sentinels = SyncSentinel(  # type: ignore[no-untyped-call]
-                list(self._url.sentinels), sentinel_kwargs=_sentinel_options(self._url, self._settings)
-            )
-            host, port = sentinels.discover_master(self._url.service_name)  # type: ignore[no-untyped-call]
-            self._primary = str(host), int(port)
-        return self._primary
-
-
 def create_worker_redis(settings: Settings) -> WakeableRedis:
     """The worker's pool (`Worker(redis_pool=...)`): its idle queue read blocks on a wake-up list.
 
@@ -140,35 +98,6 @@ def _pool(settings: Settings, *, budgeted: bool, **options: Any) -> ConnectionPo
     if sentinel is None:
         plain = BudgetedConnectionPool if budgeted else ConnectionPool
         return plain.from_url(settings.redis_url, **options)
-    managed = BudgetedSentinelConnectionPool if budgeted else SentinelConnectionPool
-    return managed(
-        sentinel.service_name,
-        _sentinels(sentinel, settings),
-        db=sentinel.db,
-        username=sentinel.username,
-        password=sentinel.password,
-        **_tls(sentinel),
-        **options,
+    return sentinel_pool(
+        budgeted_pool(SentinelPool) if budgeted else SentinelPool, sentinel, settings, **options
     )
-
-
-def _sentinels(url: SentinelURL, settings: Settings) -> Sentinel:
-    """The sentinels, asked at each new connection."""
-    return Sentinel(  # type: ignore[no-untyped-call]
-        list(url.sentinels), sentinel_kwargs=_sentinel_options(url, settings)
-    )
-
-
-def _sentinel_options(url: SentinelURL, settings: Settings) -> dict[str, Any]:
-    """How to reach a sentinel: short timeouts, and its own password (not the data nodes')."""
-    password = settings.redis_sentinel_password
-    return {
-        "socket_timeout": settings.redis_socket_timeout_seconds,
-        "socket_connect_timeout": settings.redis_connect_timeout_seconds,
-        "password": (password.get_secret_value() or None) if password is not None else None,
-        **_tls(url),
-    }
-
-
-def _tls(url: SentinelURL) -> dict[str, Any]:
-    return {"ssl": True, **dict(url.tls_options)} if url.tls else {}

@@ -12,7 +12,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from devtools.redis_server import RedisServer
 from jobs.core import lua
-from jobs.core.internals.budget import BudgetedSentinelConnectionPool
+from jobs.core.internals.budget import budgeted_pool
+from jobs.core.internals.sentinel import SentinelPool
 
 
 @pytest.fixture
@@ -24,11 +25,12 @@ def replica() -> Iterator[RedisServer]:
         yield node
 
 
-@pytest.mark.parametrize("pool_class", [SentinelConnectionPool, BudgetedSentinelConnectionPool])
+@pytest.mark.parametrize("pool_class", [SentinelConnectionPool, SentinelPool, budgeted_pool(SentinelPool)])
 async def test_a_write_to_a_demoted_primary_is_a_connection_error_that_drops_the_connection(
     replica: RedisServer, pool_class: type[SentinelConnectionPool]
 ) -> None:
-    pool = pool_class("mymaster", Sentinel([]), is_master=True)  # type: ignore[no-untyped-call]
+    options = {} if pool_class is SentinelConnectionPool else {"recheck_seconds": 1.0}
+    pool = pool_class("mymaster", Sentinel([]), is_master=True, **options)  # type: ignore[no-untyped-call]
     connection = pool.make_connection()  # type: ignore[no-untyped-call]
     await connection.connect_to(("127.0.0.1", replica.port))  # as if the sentinels still named it
 
