@@ -92,6 +92,8 @@ class RedisServer:
     `restart()` keeps the port and the data directory, so with `appendonly=True` the data survives
     it, as it would survive a production Redis restart. Use it as a context manager. `password` sets
     `requirepass` (and `url` carries it); `extra_args` go last on the command line (`--replicaof ...`).
+    With `tls_ca` (the CA that signed the server's certificate, set up through `extra_args`), `url` is
+    `rediss://` and trusts that CA.
     """
 
     def __init__(
@@ -103,11 +105,13 @@ class RedisServer:
         binary: str | None = None,
         password: str | None = None,
         extra_args: Sequence[str] = (),
+        tls_ca: Path | None = None,
     ) -> None:
         self.port = port if port is not None else free_port()
         self.appendonly = appendonly
         self.password = password
         self.extra_args = list(extra_args)
+        self.tls_ca = tls_ca
         self.binary = binary if binary is not None else find_redis_server()
         # A temporary directory is removed on `__exit__` (or at interpreter exit at the latest).
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
@@ -120,6 +124,8 @@ class RedisServer:
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
+        if self.tls_ca is not None:
+            return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls_ca}"
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     @property

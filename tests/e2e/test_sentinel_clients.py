@@ -1,7 +1,8 @@
 """Every client on a `redis+sentinel://` URL: the worker and its `--check`, the operator CLI, and the job
 client, which follows a switch of primary (SENTINEL FAILOVER demotes the old one) without a restart.
 
-Sentinels and data nodes have passwords of their own. tests/e2e/test_sentinel_failover.py has the SIGKILL.
+Sentinels and data nodes have passwords of their own; with TLS, both are reached over TLS only.
+tests/e2e/test_sentinel_failover.py has the SIGKILL.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[SentinelCluster]:
-    with SentinelCluster(tmp_path / "redis", replicas=1) as running:
+def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SentinelCluster]:
+    """Parametrize with `indirect=True`: True for TLS to sentinels and data nodes (rediss+sentinel://)."""
+    tls = bool(getattr(request, "param", False))
+    with SentinelCluster(tmp_path / "redis", replicas=1, tls=tls) as running:
         yield running
 
 
@@ -61,6 +64,7 @@ async def _complete(queue: JobQueue, job_id: str) -> bool:
     return (await queue.status(job_id)).status == "complete"
 
 
+@pytest.mark.parametrize("cluster", [False, True], indirect=True, ids=["plain", "tls"])
 async def test_worker_check_and_cli_reach_redis_through_the_sentinels(
     sentinel_settings: Settings, worker: WorkerProcess, queue: JobQueue
 ) -> None:

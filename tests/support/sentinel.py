@@ -8,6 +8,7 @@ data nodes' password, `REDIS_SENTINEL_PASSWORD` the sentinels'.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
@@ -28,12 +29,45 @@ READY_TIMEOUT_SECONDS = 20.0
 NODE_ARGS = ("--masterauth", DATA_PASSWORD, "--repl-diskless-sync-delay", "0")
 
 
+def make_certificates(directory: Path) -> Path:
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it (`openssl`); returns the directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "1", "-subj", "/CN=test-ca")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=127.0.0.1")  # fmt: skip
+    (directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "1", "-extfile", "san.cnf")  # fmt: skip
+    return directory
+
+
+def tls_args(certificates: Path | None, port: int) -> list[str]:
+    """TLS only, on `port`: servers, and what they connect to (replication, other sentinels)."""
+    if certificates is None:
+        return []
+    return [
+        "--port", "0", "--tls-port", str(port), "--tls-replication", "yes", "--tls-auth-clients", "no",
+        "--tls-cert-file", str(certificates / "server.pem"),
+        "--tls-key-file", str(certificates / "server.key"),
+        "--tls-ca-cert-file", str(certificates / "ca.pem"),
+    ]  # fmt: skip
+
+
 class SentinelServer(RedisServer):
     """`redis-server sentinel.conf --sentinel`, watching `SERVICE` at `primary_port`."""
 
-    def __init__(self, directory: Path, primary_port: int, password: str | None) -> None:
-        super().__init__(directory=directory, password=password)
+    def __init__(
+        self, directory: Path, primary_port: int, password: str | None, certificates: Path | None
+    ) -> None:
+        ca = certificates / "ca.pem" if certificates else None
+        super().__init__(directory=directory, password=password, tls_ca=ca)
         self.primary_port = primary_port
+        self.certificates = certificates
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -51,6 +85,7 @@ class SentinelServer(RedisServer):
             self.binary, str(self.directory / "sentinel.conf"), "--sentinel",
             "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
             "--daemonize", "no", *(["--requirepass", self.password] if self.password else []),
+            *tls_args(self.certificates, self.port),
         ]  # fmt: skip
 
 
@@ -64,18 +99,24 @@ class SentinelCluster:
         replicas: int = 1,
         sentinels: int = 3,
         sentinel_password: str | None = SENTINEL_PASSWORD,
+        tls: bool = False,
     ) -> None:
         self.directory = directory
         self.sentinel_password = sentinel_password
+        self.certificates = make_certificates(directory / "tls") if tls else None
         self.nodes = [self._node(f"node-{i}") for i in range(1 + replicas)]
         primary = self.nodes[0].port
         self.sentinels = [
-            SentinelServer(directory / f"sentinel-{i}", primary, sentinel_password) for i in range(sentinels)
+            SentinelServer(directory / f"sentinel-{i}", primary, sentinel_password, self.certificates)
+            for i in range(sentinels)
         ]
 
     @property
     def url(self) -> str:
         addresses = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        if self.certificates is not None:
+            ca = self.certificates / "ca.pem"
+            return f"rediss+sentinel://:{DATA_PASSWORD}@{addresses}/{SERVICE}?ssl_ca_certs={ca}"
         return f"redis+sentinel://:{DATA_PASSWORD}@{addresses}/{SERVICE}"
 
     def __enter__(self) -> Self:
@@ -136,11 +177,17 @@ class SentinelCluster:
     def restart_as_replica(self, node: RedisServer, primary_port: int) -> None:
         """Start a node (again, once stopped or killed) as a replica of `primary_port`, as a supervisor
         that asks the sentinels first would: never as a second, empty primary."""
-        node.extra_args = [*NODE_ARGS, "--replicaof", "127.0.0.1", str(primary_port)]
+        node.extra_args = [*self._node_args(node), "--replicaof", "127.0.0.1", str(primary_port)]
         node.start()
 
     def _node(self, name: str) -> RedisServer:
-        return RedisServer(directory=self.directory / name, password=DATA_PASSWORD, extra_args=NODE_ARGS)
+        ca = self.certificates / "ca.pem" if self.certificates else None
+        node = RedisServer(directory=self.directory / name, password=DATA_PASSWORD, tls_ca=ca)
+        node.extra_args = self._node_args(node)
+        return node
+
+    def _node_args(self, node: RedisServer) -> list[str]:
+        return [*NODE_ARGS, *tls_args(self.certificates, node.port)]
 
     def _sentinels_agree(self) -> bool:
         replicas, others = len(self.nodes) - 1, len(self.sentinels) - 1
