@@ -3,6 +3,7 @@ with the same Idempotency-Key then finds the job the refused request wrote, inst
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -17,6 +18,7 @@ from jobs.email import send_welcome_email
 from jobs.registry import REGISTRY
 from settings import Settings
 from tests.support import wait_for
+from tests.support.sentinel import replicas_acknowledging
 
 
 @pytest.fixture
@@ -33,13 +35,11 @@ def replicated(settings: Settings, primary: RedisServer) -> Settings:
 async def _start_replica(primary: RedisServer) -> RedisServer:
     replica = RedisServer(extra_args=["--replicaof", "127.0.0.1", str(primary.port)])
     replica.start()
-    client = redis.asyncio.Redis.from_url(replica.url)
 
-    async def linked() -> bool:
-        return bool((await client.info("replication")).get("master_link_status") == "up")
+    async def online() -> bool:
+        return await asyncio.to_thread(replicas_acknowledging, primary) == 1
 
-    await wait_for(linked, what="the replica in sync")
-    await client.aclose()
+    await wait_for(online, what="the replica to acknowledge writes")
     return replica
 
 
