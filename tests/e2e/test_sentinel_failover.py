@@ -5,7 +5,8 @@ API under uvicorn and two arq workers, all given `REDIS_URL=redis+sentinel://...
 `REDIS_MIN_REPLICAS=1`. The sentinels promote the replica; the killed node is started again as a
 replica of the new primary, as a supervisor would (docs/deploying.md). Every job the API answered 202
 must complete, the workers must survive, and the API must answer 202 again without a restart.
-Run alone, with its figures: python3 scripts/test.py tests/e2e/test_sentinel_failover.py -s
+It prints its figures (accepted, lost, seconds from the SIGKILL to the first 202) even without -s:
+.venv/bin/pytest tests/e2e/test_sentinel_failover.py -q
 """
 
 from __future__ import annotations
