@@ -18,6 +18,7 @@ from api.core.rate_limit import RateLimit
 from api.core.schemas import Accepted, accepted
 from api.main import create_app
 from api.schemas import SignupIn
+from bench.workers import bench_noop
 from jobs.core.client import Enqueued
 from jobs.core.serializer import META_KWARG
 from jobs.email import send_welcome_email
@@ -47,6 +48,12 @@ def _send_welcome_email_now(email: str, name: str) -> None:
 async def signup_with_background_task(body: SignupIn, tasks: BackgroundTasks, response: Response) -> Accepted:
     tasks.add_task(_send_welcome_email_now, str(body.email), body.name)
     return accepted(Enqueued(uuid.uuid4().hex, "queued", created=True), response)
+
+
+@router.post("/noop", status_code=status.HTTP_202_ACCEPTED)
+async def enqueue_noop(queue: QueueDep, response: Response) -> Accepted:
+    """Enqueue a no-op job as a producer does, without a rate limit: what bench/capacity.py loads."""
+    return accepted(await queue.enqueue(bench_noop), response)
 
 
 @router.post("/bare", status_code=status.HTTP_202_ACCEPTED)

@@ -35,6 +35,7 @@ def ensure_wrk(install: bool = True) -> str | None:
     found = shutil.which("wrk")
     if found or not install or not shutil.which("apt-get") or os.geteuid() != 0:
         return found
+    print("==> wrk not found: apt-get update; apt-get install -y wrk (Debian's package)", flush=True)
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
         if subprocess.run(command, capture_output=True, check=False).returncode != 0:
             return None

@@ -17,7 +17,7 @@ from devtools.http_service import http_service
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CORE = 0  # the API (or the worker) under test
-LOAD_CORE = 1  # the load generator; Redis floats
+LOAD_CORE = 1  # the load generator and the benchmark's redis-server (bench/run.py pins it)
 
 
 def pinned(command: list[str], core: int) -> list[str]:
@@ -63,7 +63,7 @@ def worker(redis_url: str, target: str, overrides: Mapping[str, str] | None = No
     client = redis.Redis.from_url(redis_url)
     try:
         deadline = time.monotonic() + 30
-        while not client.keys("*health-check"):
+        while not client.keys("*health-check*"):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker {target} did not start (exit code {process.poll()})")
             time.sleep(0.05)

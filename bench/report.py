@@ -260,6 +260,9 @@ def write_report(report: Report, out: Path) -> Path:
 
     out.mkdir(parents=True, exist_ok=True)
     write_plot(report.results, out / PLOT_NAME)
+    from bench.report_peers import PEERS_PLOT_NAME, peers_section, write_peers_plot
+
+    write_peers_plot(report.results, out / PEERS_PLOT_NAME)
     path = out / "benchmarks.md"
     goal_lines, unmet = goals(report.results)
     sections = {
@@ -272,6 +275,7 @@ def write_report(report: Report, out: Path) -> Path:
         "costs": cost_table(report.results),
         "machine": describe_machine(report.load_generator),
     }
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    path.write_text(render(report, sections, when, PLOT_NAME, gap_notes(report.results, unmet)))
+    when = report.results.made_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    peers = peers_section(report.results, report.sizes)
+    path.write_text(render(report, sections, when, PLOT_NAME, gap_notes(report.results, unmet), peers))
     return path

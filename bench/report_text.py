@@ -14,8 +14,8 @@ HOW = """\
 
 - **Enqueue endpoint**: one `uvicorn bench.app:app` process (uvloop, httptools, request-id logging at INFO
   as JSON to /dev/null, metrics middleware on) per configuration, pinned to core 0; the load generator
-  ({load}, 2 threads, {connections} connections) pinned to core 1; Redis (its own `redis-server` on
-  loopback) floats. `bench/app.py` adds the comparison endpoints to the template's own app: each takes
+  ({load}, 2 threads, {connections} connections) pinned to core 1 with Redis (its own `redis-server`
+  on loopback). `bench/app.py` adds the comparison endpoints to the template's own app: each takes
   the same `SignupIn` body and the same rate-limit dependency as `POST /signup` and differs only in
   what it does with it: arq's `enqueue_job` (3 round trips and a WATCH), a FastAPI `BackgroundTasks`
   sync task, or nothing (`/bench/bare`, no body). Redis is flushed before each load run.
@@ -95,7 +95,9 @@ margin between rounds on this machine (see the spreads).
 """
 
 
-def render(report: Report, sections: dict[str, list[str]], when: str, plot: str, notes: list[str]) -> str:
+def render(
+    report: Report, sections: dict[str, list[str]], when: str, plot: str, notes: list[str], peers: str
+) -> str:
     sizes = report.sizes
     table = {name: "\n".join(lines) for name, lines in sections.items()}
     how = HOW.format(
@@ -105,15 +107,19 @@ def render(report: Report, sections: dict[str, list[str]], when: str, plot: str,
         jobs=sizes.throughput_jobs,
     )
     gaps = "\n".join(notes)
+    from bench.report_peers import busy_note
+
+    busy = busy_note(report.results)
     return f"""# Benchmarks: enqueue cost, pickup latency, worker throughput
 {SMOKE_NOTE if report.smoke else ""}
 Made with `{report.command}` on {when}. {sizes.rounds} round(s); in each round every variant of a comparison
 runs once, in an order that rotates from round to round. Figures are `median [min-max]` over rounds; a
 ratio is computed within each round (both variants measured minutes apart at most) and then summarised
 the same way. The machine (2 cores) is shared with other engineers' test suites and noisy: read the
-ratios, not the absolute numbers.
+ratios, not the absolute numbers. {busy}
 
-## Goals
+{peers}
+## Goals of the template's own variants
 
 {table["goals"]}
 

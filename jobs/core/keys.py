@@ -47,6 +47,12 @@ def health_check(queue_name: str) -> str:
     return queue_name + ARQ_HEALTH_CHECK_SUFFIX
 
 
+def host_health_check(queue_name: str, host: str) -> str:
+    """One host's (one pod's) health key for `queue_name`: what `arq ... --check` in that pod reads.
+    arq's default key is one per queue, shared and deleted by whichever worker stops first."""
+    return health_check(queue_name) + ":" + host
+
+
 def job_meta(job_id: str) -> str:
     """Our per-job hash: progress, started_at, queue."""
     return f"{PREFIX}meta:{job_id}"

@@ -33,8 +33,12 @@ async def _queue_reads(redis_client: redis.asyncio.Redis) -> int:
     return int(stats.get("cmdstat_blpop", {}).get("calls", 0))
 
 
-async def _after_worker_reads(redis_client: redis.asyncio.Redis, count: int) -> None:
-    baseline = await _queue_reads(redis_client)
+async def _after_worker_reads(
+    redis_client: redis.asyncio.Redis, count: int, since: int | None = None
+) -> None:
+    """Wait for `count` more queue reads than `since` (default: now). Redis 7.2+ and Valkey count a wait
+    as it ends, Redis 7.0 as it begins: take `since` before the action that wakes the worker."""
+    baseline = await _queue_reads(redis_client) if since is None else since
 
     async def read_enough() -> bool:
         return await _queue_reads(redis_client) >= baseline + count
@@ -96,8 +100,9 @@ async def test_resume_starts_the_waiting_jobs_at_once_not_at_the_next_idle_poll(
     start_worker(worker_settings=settings.model_copy(update={"worker_idle_wait_seconds": 60}))
     await _a_worker_is_blocked(redis_client)
     await admin.pause("default")
+    reads = await _queue_reads(redis_client)
     job = await job_queue.enqueue(send_welcome_email, email="ada@example.com", name="Ada")
-    await _after_worker_reads(redis_client, 1)  # woken by the enqueue's token (a wait counts as it ends)
+    await _after_worker_reads(redis_client, 1, since=reads)  # woken by the enqueue's token
     await _a_worker_is_blocked(redis_client)  # found nothing to run, waits again
 
     await admin.resume("default")

@@ -69,14 +69,21 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class WorkerProcess:
     """`arq <settings>` as a real child process, logging JSON to a file the test can read."""
 
-    def __init__(self, settings: Settings, log_path: Path, target: str = "jobs.WorkerSettings") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        log_path: Path,
+        target: str = "jobs.WorkerSettings",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.log_path = log_path
         self.target = target
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
-        env = {**settings_env(self.settings), "LOG_FORMAT": "json"}
+        env = {**settings_env(self.settings), "LOG_FORMAT": "json", **self.env}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(BIN / "arq"), self.target], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -115,24 +122,68 @@ class WorkerProcess:
 def serve_api(settings: Settings, log_path: Path, **env: str) -> Iterator[str]:
     """The API as `uvicorn api.main:app` on a free port (a browser or a stream needs a real HTTP server);
     yields its URL once it answers `/healthz`."""
+    with serve_api_processes(settings, log_path, 1, **env) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve_api_processes(
+    settings: Settings, log_path: Path, workers: int, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`uvicorn api.main:app --workers N` (N > 1: a supervisor and N serving processes on one socket);
+    yields its URL and the uvicorn process once it answers `/healthz`."""
     from devtools.redis_server import free_port
 
     port = free_port()
+    command = [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env={**settings_env(settings), **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            command, cwd=ROOT, env={**settings_env(settings), **env}, stdout=log, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(url, process)
-        yield url
+        yield url, process
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(15)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc), children first."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            children = [int(child) for child in (task / "children").read_text().split()]
+            found += children
+            pending += children
+    return found
+
+
+def processes_holding_connections(pids: list[int], port: int) -> set[int]:
+    """Which of `pids` hold an established TCP connection on local `port` (Linux /proc): the processes a
+    client's open connections were accepted by."""
+    established: set[str] = set()  # socket inodes
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                established.add(fields[9])
+    holders = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue  # closed meanwhile
+            if target.startswith("socket:[") and target[8:-1] in established:
+                holders.add(pid)
+    return holders
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from jobs.core import Cron, Ctx, Registry, build_worker_settings, concurrency_slot, job, keys
+from jobs.registry import REGISTRY
 from settings import Settings, get_settings
 
 TICKS = keys.PREFIX + "test:ticks"
 HOLDERS = keys.PREFIX + "test:holders"  # how many jobs hold a `capped_work` slot right now
 HOLDERS_SEEN = keys.PREFIX + "test:holders-seen"  # list: that count as each job got its slot
+EXECUTIONS = keys.PREFIX + "test:executions"  # hash: job id -> how many times `count_execution` ran it
 
 
 @job(max_tries=1, cron=Cron(second=set(range(60))))
@@ -45,6 +47,14 @@ async def bulk_work(ctx: Ctx, seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
+@job(max_tries=1)
+async def count_execution(ctx: Ctx, n: int) -> None:
+    """A no-op that counts its runs per job id: a job that ran twice shows a 2."""
+    await ctx["redis"].hincrby(EXECUTIONS, ctx["job_id"], 1)
+
+
 CronEverySecond = build_worker_settings(get_settings(), Registry([record_tick]))
 WithTestJobs = build_worker_settings(get_settings(), Registry([outlives_its_timeout, sleeps_on_its_only_try]))
 WithCappedWork = build_worker_settings(get_settings(), Registry([capped_work]))
+# The example jobs (payments for the idempotency check), a cron that fires every second, the counting no-op.
+ManyProcesses = build_worker_settings(get_settings(), Registry([*REGISTRY, record_tick, count_execution]))

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.load import parse_wrk
+from bench import results as r
+from bench.load import LoadResult, parse_wrk
+from bench.report_peers import peer_gap_notes, peer_goals, peer_table
+from bench.results import Results, Sizes
 from tests.support import ROOT
 
 WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:8000/signup
@@ -50,4 +53,99 @@ def test_the_smoke_run_writes_the_report_and_the_plot(tmp_path: Path) -> None:
     report = (tmp_path / "benchmarks.md").read_text()
     for heading in ("Enqueue endpoint", "Pickup latency", "Worker throughput", "What each piece costs"):
         assert heading in report
+    assert "other queue libraries" in report
+    assert "taskiq (smoke run: no peer venvs)" in report  # the peers' venvs are skipped, and it says so
     assert (tmp_path / "benchmarks-latency.png").stat().st_size > 0
+    assert (tmp_path / "benchmarks-peers.png").stat().st_size > 0
+
+
+SIZES = Sizes(2, 1.0, 4, 2, 0.3, 20, (0.01,), (0.25,), 20, 30.0)
+
+
+def _load(rps: float, p99: float) -> LoadResult:
+    return LoadResult(rps, 1.0, 2.0, p99, p99, 0)
+
+
+def _results() -> Results:
+    """Two rounds: the template beats saq in both, taskiq's worker is the fastest peer's."""
+    res = Results()
+    res.http = {
+        r.SIGNUP_RATE_LIMITED: [_load(1000, 20), _load(1100, 20)],
+        r.PEER_HTTP["saq"]: [_load(900, 30), _load(1000, 30)],
+        r.PEER_HTTP["taskiq"]: [_load(800, 25), _load(800, 25)],
+        r.BG_SYNC: [_load(1000, 10), _load(1000, 10)],
+    }
+    res.drain = {r.DRAIN["template"]: [600, 700], r.DRAIN["taskiq"]: [1200, 1400], r.DRAIN["arq"]: [500, 500]}
+    res.drain[r.DRAIN["celery"]] = [400, 400]
+    res.pickup = {r.PICKUP_SIGNUP: [[3.0, 4.0, 30.0]]}
+    res.crash = {"template": 14.0, "celery": None}
+    return res
+
+
+def _goal(lines: list[str], starts: str) -> str:
+    return next(line for line in lines if line.split("|")[2].strip().startswith(starts))
+
+
+def test_peer_goals_compare_the_shipped_signup_with_the_fastest_peer_within_each_round() -> None:
+    lines, _ = peer_goals(_results(), SIZES)
+
+    fastest = _goal(lines, "/signup as shipped, req/s vs the fastest peer (saq)")
+    assert "1.11 [1.10-1.11]x" in fastest  # 1000/900 and 1100/1000
+    assert "**met**" in fastest
+    assert "**not met**" in _goal(lines, "/signup as shipped, req/s vs BackgroundTasks")  # 1.05x < 1.2x
+    p99 = _goal(lines, "/signup p99 vs the lowest peer p99 (taskiq)")  # 20 ms against taskiq's 25 ms
+    assert "0.80 [0.80-0.80]x" in p99
+    assert "**met**" in p99
+
+
+def test_peer_goals_name_the_fastest_worker_and_what_is_not_met() -> None:
+    lines, unmet = peer_goals(_results(), SIZES)
+
+    assert "0.50 [0.50-0.50]x" in _goal(lines, "worker no-op jobs/s vs the fastest peer's (taskiq)")
+    assert "**met**" in _goal(lines, "worker no-op jobs/s vs arq")
+    assert "**not met**" in _goal(lines, "pickup p99")
+    assert "**met**" in _goal(lines, "crash recovery")
+    assert "worker no-op jobs/s vs the fastest peer's (taskiq)" in unmet
+
+
+def test_a_crashed_job_that_never_ran_again_shows_as_over_the_cap() -> None:
+    table = "\n".join(peer_table(_results(), SIZES))
+
+    assert "> 30 s (cap)" in table
+
+
+def test_each_goal_not_met_gets_a_note_with_its_cause_from_the_same_run() -> None:
+    res = _results()
+    res.throughput = {r.TEMPLATE: [600.0, 600.0], r.NO_LOGS: [800.0, 750.0]}
+    _, unmet = peer_goals(res, SIZES)
+
+    notes = "\n".join(peer_gap_notes(res, unmet))
+
+    assert "Why the template's worker is short" in notes
+    assert "INFO logs 0.78 [0.75-0.80]x" in notes  # 600/800 and 600/750, the same rounds
+    assert "Why pickup is over the target" in notes
+    assert "Crash recovery" not in notes  # 14 s: met
+
+
+@pytest.mark.timeout(300)
+def test_the_capacity_script_runs_its_three_phases_and_reports_them() -> None:
+    command = [
+        sys.executable,
+        "bench/capacity.py",
+        "--seconds",
+        "1",
+        "--workers",
+        "1",
+        "--api-processes",
+        "1",
+    ]
+    run = subprocess.run(
+        [*command, "--connections", "4"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=240
+    )
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for phase in ("1. enqueue", "2. drain", "3. both at once"):
+        assert phase in run.stdout
+    assert "HTTP errors 0" in run.stdout
+    assert "duplicates 0" in run.stdout  # each accepted job that was not purged ran exactly once
+    assert "load average before" in run.stdout

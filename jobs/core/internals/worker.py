@@ -7,12 +7,14 @@ has its own `ResultTap` (the serializer that notes final failures), carried to t
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
-from jobs.core import hooks, priorities
+from jobs.core import hooks, keys, priorities
 from jobs.core.internals.connection import create_worker_redis, worker_redis_settings
 from jobs.core.internals.result_tap import ResultTap
 from jobs.core.job import RESULT_TAP, JobDefinition
@@ -53,6 +55,12 @@ def arq_cron(definition: JobDefinition[..., Any], settings: Settings) -> CronJob
     )
 
 
+def worker_host() -> str:
+    """The pod's name (HOSTNAME, set by Kubernetes and Docker), else the machine's: the same in a worker
+    and in the `arq ... --check` run beside it."""
+    return os.environ.get("HOSTNAME") or socket.gethostname()
+
+
 def build_worker_settings(settings: Settings, registry: Registry, priority: Priority = "default") -> type:
     """A worker for one priority's queue: it can run every job; cron fires on the default queue only."""
     own = priorities.settings_for(settings, priority)
@@ -81,6 +89,8 @@ def build_worker_settings(settings: Settings, registry: Registry, priority: Prio
         "poll_delay": own.worker_poll_delay_seconds,  # paces a busy worker only; idle ones are woken
         "job_completion_wait": own.job_completion_wait_seconds,  # SIGTERM lets running jobs finish
         "health_check_interval": 5,  # `arq ... --check` and /readyz see a dead worker within seconds
+        # Per host, so `--check` in a pod (a liveness probe) answers for that pod's worker, not its pool.
+        "health_check_key": keys.host_health_check(own.queue_name, worker_host()),
         "allow_abort_jobs": True,  # DELETE /jobs/{id} on a running job
     }
     return type("WorkerSettings", (), attrs)

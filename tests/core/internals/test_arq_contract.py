@@ -59,6 +59,7 @@ def test_keys_spells_arqs_key_layout_as_arq_does() -> None:
     assert keys.retry("x") == constants.retry_key_prefix + "x"
     assert keys.in_progress("x") == constants.in_progress_key_prefix + "x"
     assert keys.health_check("q") == "q" + constants.health_check_key_suffix
+    assert keys.host_health_check("q", "pod-1").startswith(keys.health_check("q"))
     assert constants.abort_jobs_ss == keys.ABORT_SET
     assert constants.default_queue_name == keys.ARQ_DEFAULT_QUEUE
 
