@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl, unquote
 
-from pydantic import Field, SecretStr, StringConstraints, model_validator
+from pydantic import Field, SecretStr, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ADMIN_TOKEN = "change-me"
@@ -17,10 +20,12 @@ RATE_PATTERN = r"^[1-9][0-9]*/([0-9]*\.?[0-9]+)?(s|sec|second|m|min|minute|h|hou
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # hide_input_in_errors: a malformed REDIS_URL must not print its password in the startup error.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
-    redis_url: str = Field("redis://127.0.0.1:6379/0", pattern=r"^(redis|rediss|unix)://")
+    # redis://, rediss:// (TLS), unix://, or redis+sentinel:// (rediss+sentinel://: TLS), see SentinelURL.
+    redis_url: str = Field("redis://127.0.0.1:6379/0", pattern=r"^(redis|rediss|unix|rediss?\+sentinel)://")
     admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
 
     email_api_url: str = "http://127.0.0.1:8025/send"
@@ -39,6 +44,13 @@ class Settings(BaseSettings):
     redis_retry_attempts: int = Field(2, ge=0)
     # How long one HTTP request may wait on a silent Redis, all its calls together (jobs/core/deadline.py).
     redis_request_budget_seconds: float = Field(1.0, gt=0)
+    # Sentinel (docs/deploying.md#redis-sentinel): the URL's user:password is the data nodes'; this is the
+    # sentinels' own `requirepass`, if they have one.
+    redis_sentinel_password: SecretStr | None = None
+    redis_sentinel_recheck_seconds: float = Field(1.0, gt=0)  # how soon a pool follows a primary that moved
+    # 0: 202 once the primary has the job. N: once N replicas have it too (WAIT), else 503 after the timeout.
+    redis_min_replicas: int = Field(0, ge=0)
+    redis_min_replicas_timeout_seconds: float = Field(0.5, gt=0)
 
     # Job defaults (a job may override them next to its definition).
     queue_name: str = "arq:queue"
@@ -106,6 +118,28 @@ class Settings(BaseSettings):
             return self.log_format
         return "json" if self.environment == "production" else "console"
 
+    @property
+    def redis_sentinel(self) -> SentinelURL | None:
+        """The parsed `redis+sentinel://` URL, or None for a plain Redis."""
+        return SentinelURL.parse(self.redis_url) if "+sentinel://" in self.redis_url else None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _sentinel_url_is_well_formed(cls, url: str) -> str:
+        if "+sentinel://" in url:
+            SentinelURL.parse(url)  # raises ValueError saying what is wrong
+        return url
+
+    @model_validator(mode="after")
+    def _replica_wait_fits_the_request_budget(self) -> Settings:
+        limit = min(self.redis_request_budget_seconds, self.redis_socket_timeout_seconds)
+        if self.redis_min_replicas and self.redis_min_replicas_timeout_seconds >= limit:
+            raise ValueError(
+                "REDIS_MIN_REPLICAS_TIMEOUT_SECONDS must be below REDIS_REQUEST_BUDGET_SECONDS and "
+                "REDIS_SOCKET_TIMEOUT_SECONDS, or a slow replica would look like a dead primary"
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
         if self.environment == "production":
@@ -132,6 +166,73 @@ def admin_token_weakness(token: str) -> str | None:
     if len(set(token)) < ADMIN_TOKEN_MIN_LENGTH // 2:
         return "it repeats a few characters"
     return None
+
+
+SENTINEL_URL_FORM = "redis+sentinel://[user:password@]host:port[,host:port...]/service_name[/db]"
+SENTINEL_DEFAULT_PORT = 26379
+# TLS options a sentinel URL may carry as a query (`?ssl_ca_certs=/etc/ca.pem`), for sentinels and data nodes.
+SENTINEL_TLS_OPTIONS = {"ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs"}
+
+
+@dataclass(frozen=True)
+class SentinelURL:
+    """`redis+sentinel://[user:password@]host:port[,host:port...]/service_name[/db]`; `rediss+sentinel://`
+    for TLS to sentinels and data nodes alike. User and password are the data nodes' (percent-encoded)."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service_name: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    tls_options: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, url: str) -> SentinelURL:
+        def malformed(reason: str) -> ValueError:
+            return ValueError(f"malformed sentinel REDIS_URL ({reason}); expected {SENTINEL_URL_FORM}")
+
+        scheme, _, rest = url.partition("://")
+        if scheme not in {"redis+sentinel", "rediss+sentinel"}:
+            raise malformed(f"unknown scheme {scheme!r}")
+        rest, _, query = rest.partition("?")
+        userinfo, _, rest = rest.rpartition("@")
+        hosts, _, path = rest.partition("/")
+        options = parse_qsl(query, keep_blank_values=True)
+        if unknown := sorted({name for name, _ in options} - SENTINEL_TLS_OPTIONS):
+            raise malformed(
+                f"unknown option {unknown[0]!r}; allowed: {', '.join(sorted(SENTINEL_TLS_OPTIONS))}"
+            )
+        service, _, db = path.strip("/").partition("/")
+        if not service:
+            raise malformed("no service_name after the sentinels")
+        if db and not db.isdigit():
+            raise malformed(f"db must be a number, not {db!r}")
+        if options and scheme != "rediss+sentinel":
+            raise malformed("ssl_* options need TLS: rediss+sentinel://")
+        username, _, password = userinfo.partition(":") if ":" in userinfo else ("", "", userinfo)
+        return cls(
+            sentinels=tuple(_host_and_port(address, malformed) for address in hosts.split(",")),
+            service_name=unquote(service),
+            db=int(db or 0),
+            username=unquote(username) or None,
+            password=unquote(password) or None,
+            tls=scheme == "rediss+sentinel",
+            tls_options=tuple(options),
+        )
+
+
+def _host_and_port(address: str, malformed: Callable[[str], ValueError]) -> tuple[str, int]:
+    """`host:port`, `[::1]:port`, or a host alone (port 26379)."""
+    host, port = address, ""
+    if address.startswith("["):
+        host, _, port = address[1:].partition("]")
+        port = port.removeprefix(":")
+    elif ":" in address:
+        host, _, port = address.rpartition(":")
+    if not host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise malformed(f"bad sentinel address {address!r}")
+    return host, int(port or SENTINEL_DEFAULT_PORT)
 
 
 @lru_cache

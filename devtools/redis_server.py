@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
@@ -115,7 +116,10 @@ class RedisServer:
     """A `redis-server` child process on 127.0.0.1, stoppable, killable and restartable in place.
 
     `restart()` keeps the port and the data directory, so with `appendonly=True` the data survives
-    it, as it would survive a production Redis restart. Use it as a context manager.
+    it, as it would survive a production Redis restart. Use it as a context manager. `password` sets
+    `requirepass` (and `url` carries it); `extra_args` go last on the command line (`--replicaof ...`).
+    With `tls_ca` (the CA that signed the server's certificate, set up through `extra_args`), `url` is
+    `rediss://` and trusts that CA.
     """
 
     def __init__(
@@ -125,9 +129,15 @@ class RedisServer:
         *,
         appendonly: bool = False,
         binary: str | None = None,
+        password: str | None = None,
+        extra_args: Sequence[str] = (),
+        tls_ca: Path | None = None,
     ) -> None:
         self.port = port if port is not None else free_port()
         self.appendonly = appendonly
+        self.password = password
+        self.extra_args = list(extra_args)
+        self.tls_ca = tls_ca
         self.binary = binary if binary is not None else find_redis_server()
         # A temporary directory is removed on `__exit__` (or at interpreter exit at the latest).
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
@@ -139,7 +149,10 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        if self.tls_ca is not None:
+            return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls_ca}"
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     @property
     def log_path(self) -> Path:
@@ -227,6 +240,8 @@ class RedisServer:
             "--appendfsync", "always",
             "--maxmemory-policy", "noeviction",  # as in production: a queue must never lose keys
             "--daemonize", "no",
+            *(["--requirepass", self.password] if self.password else []),
+            *self.extra_args,
         ]  # fmt: skip
 
     def _wait_until_ready(self) -> None:

@@ -29,7 +29,6 @@ ROOT = _bootstrap.ROOT
 HOST = "127.0.0.1"
 API_PORT = 8000
 MAIL_SINK_PORT = 8025
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 REDIS_PORT = 6379
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_GRACE_SECONDS = 5.0  # on top of the time a worker is allowed to finish its running jobs
@@ -106,10 +105,16 @@ def _port_answers(port: int) -> bool:
 
 
 def start_redis(stack: DevStack) -> str:
-    """Use the Redis at REDIS_URL if it answers, else run our own with AOF on so data survives restarts."""
-    from devtools.redis_server import RedisServer, find_redis_server, free_port, redis_answers
+    """Use the Redis at REDIS_URL if it answers, else run our own with AOF on so data survives restarts.
 
-    url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    A `redis+sentinel://` URL names a deployment's Redis: it is used as it is, never stood in for."""
+    from devtools.redis_server import RedisServer, find_redis_server, free_port, redis_answers
+    from settings import Settings
+
+    url = Settings().redis_url  # the environment, else .env, as the API and the worker read it
+    if Settings().redis_sentinel is not None:
+        say("using the primary the sentinels in REDIS_URL name (clients follow its failovers)")
+        return url
     if redis_answers(url):
         say(f"using the Redis at {url}")
         return url

@@ -18,6 +18,7 @@ from jobs.core import (
     JobNotFound,
     QueueUnavailable,
     RateLimited,
+    ReplicationTimeout,
     UnknownQueue,
 )
 
@@ -25,6 +26,11 @@ STATUS_AND_DETAIL: dict[type[Exception], tuple[int, str]] = {
     QueueUnavailable: (
         status.HTTP_503_SERVICE_UNAVAILABLE,
         "the job queue is unavailable, try again shortly",
+    ),
+    # The job may be on the primary already: a retry with the same Idempotency-Key finds it (README).
+    ReplicationTimeout: (
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "the job was not confirmed by enough Redis replicas in time, try again shortly",
     ),
     RedisError: (status.HTTP_503_SERVICE_UNAVAILABLE, "the job queue is unavailable, try again shortly"),
     JobNotFound: (status.HTTP_404_NOT_FOUND, "no such job (unknown id, or its result has expired)"),

@@ -26,6 +26,7 @@ from jobs.core.errors import (
     QueueError,
     QueueUnavailable,
     RateLimited,
+    ReplicationTimeout,
     UnknownQueue,
 )
 from jobs.core.internals.worker import build_worker_settings
@@ -54,6 +55,7 @@ __all__ = [
     "QueueUnavailable",
     "RateLimited",
     "Registry",
+    "ReplicationTimeout",
     "RetryPolicy",
     "TransientError",
     "UnknownQueue",

@@ -75,7 +75,11 @@ class JobQueue:
         self.redis = redis
         self.settings = settings
         self.registry = registry
-        self._enqueuer = enqueuer or Enqueuer(redis)
+        self._enqueuer = enqueuer or Enqueuer(
+            redis,
+            min_replicas=settings.redis_min_replicas,  # 202 only once this many replicas have the job
+            replica_timeout_seconds=settings.redis_min_replicas_timeout_seconds,
+        )
         self._options = _Options()
 
     @classmethod

@@ -19,6 +19,11 @@ class QueueUnavailable(QueueError):
     """Redis did not answer in time."""
 
 
+class ReplicationTimeout(QueueError):
+    """Fewer than `REDIS_MIN_REPLICAS` replicas confirmed the write in time. The job may be on the primary
+    all the same: a retry with the same job id (Idempotency-Key) finds it instead of enqueuing it twice."""
+
+
 class JobNotFound(QueueError):
     """No such job: never enqueued, or its result has expired."""
 

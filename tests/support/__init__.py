@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from settings import Settings
 
@@ -58,8 +59,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump(mode="json").items():
         if value is None:
             continue
-        if name == "admin_token":
-            value = settings.admin_token.get_secret_value()
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):  # admin_token, redis_sentinel_password: dumped as "**********"
+            value = secret.get_secret_value()
         env[name.upper()] = value if isinstance(value, str) else json.dumps(value)
     return env
 

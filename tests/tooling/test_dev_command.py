@@ -51,6 +51,18 @@ def test_a_token_of_your_own_is_never_printed_only_where_it_comes_from(dev: Modu
     assert "ADMIN_TOKEN" in hint
 
 
+def test_a_sentinel_url_is_used_as_it_is_never_replaced_by_a_local_redis(
+    dev: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even while its sentinels do not answer: the API and the worker wait for them, as in production."""
+    url = "redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster"
+    monkeypatch.setenv("REDIS_URL", url)
+    stack = dev.DevStack()
+
+    assert dev.start_redis(stack) == url
+    assert stack.redis is None
+
+
 def test_with_no_redis_anywhere_the_run_command_says_what_to_install_and_starts_nothing(
     dev: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

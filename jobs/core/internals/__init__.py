@@ -16,6 +16,7 @@ of either library fails there first (docs/arq-gaps.md lists them all):
 | `transactions.py` | redis-py's `Pipeline._execute_transaction` (several transactions in one write) |
 | `result_tap.py` | arq's result fields, read as they pass through the worker's serializer |
 | `connection.py` | `ArqRedis`, `RedisSettings`: how both sides reach Redis |
+| `sentinel.py` | `SentinelConnectionPool` (READONLY: reconnect); when `arq --check` reads `RedisSettings` |
 | `burst.py` | `Worker(burst=True)`: when it returns, that `close()` runs `on_shutdown` (the testing kit) |
 | `log_redaction.py` | arq's format strings for its job start and success log lines |
 | `budget.py` | redis-py's `ConnectionPool.connection_class` and `get_connection` (the request budget) |

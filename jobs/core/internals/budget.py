@@ -5,30 +5,38 @@ from the pool (redis-py 5 holds the pool's lock while a new connection connects,
 holds up every other caller), and each write and read on a connection. redis-py builds every new
 connection from `ConnectionPool.connection_class` and takes them through `get_connection` (both pinned in
 tests/core/internals/test_arq_contract.py); this pool wraps both, keeping whichever connection class the
-URL chose (TCP, TLS, unix socket).
+URL chose (TCP, TLS, unix socket, or a sentinel-managed one, whose connect asks the sentinels first).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 
 from jobs.core.deadline import BudgetExhausted, answered, within_budget
 
+PoolT = TypeVar("PoolT", bound=ConnectionPool)
 
-class BudgetedConnectionPool(ConnectionPool):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.connection_class = budgeted(self.connection_class)
 
-    async def get_connection(self, *args: Any, **kwargs: Any) -> AbstractConnection:
-        async with within_budget():
-            connection: AbstractConnection = await super().get_connection(*args, **kwargs)
-        return connection
+def budgeted_pool(pool_class: type[PoolT]) -> type[PoolT]:
+    """`pool_class`, whose checkouts and connections keep to the current request's budget."""
+
+    class Budgeted(pool_class):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.connection_class: type[AbstractConnection] = budgeted(self.connection_class)
+
+        async def get_connection(self, *args: Any, **kwargs: Any) -> AbstractConnection:
+            async with within_budget():
+                connection: AbstractConnection = await super().get_connection(*args, **kwargs)
+            return connection
+
+    Budgeted.__name__ = Budgeted.__qualname__ = f"Budgeted{pool_class.__name__}"
+    return Budgeted
 
 
 def budgeted(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
@@ -62,3 +70,6 @@ def budgeted(connection_class: type[AbstractConnection]) -> type[AbstractConnect
 
     Budgeted.__name__ = Budgeted.__qualname__ = f"Budgeted{connection_class.__name__}"
     return Budgeted
+
+
+BudgetedConnectionPool = budgeted_pool(ConnectionPool)

@@ -1,9 +1,12 @@
 """How the API and the worker reach Redis: JSON serializer, short timeouts, retry on connection errors.
 
-The API's pool also keeps to each request's time budget (`budget.py`).
+The API's pool also keeps to each request's time budget (`budget.py`). With a `redis+sentinel://` URL
+each pool finds the primary through the sentinels and follows it when it moves (`sentinel.py`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool
@@ -12,7 +15,8 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobs.core.internals.budget import BudgetedConnectionPool
+from jobs.core.internals.budget import BudgetedConnectionPool, budgeted_pool
+from jobs.core.internals.sentinel import PrimaryFromSentinels, SentinelPool, sentinel_pool
 from jobs.core.internals.wakeup import WakeableRedis
 from jobs.core.serializer import deserialize, serialize
 from settings import Settings
@@ -35,8 +39,9 @@ WORKER_CONNECTION_RETRIES = 1
 
 def create_api_redis(settings: Settings) -> ArqRedis:
     """The API's one shared pool: fails within about a second when Redis is away, so callers answer 503."""
-    pool = BudgetedConnectionPool.from_url(
-        settings.redis_url,
+    pool = _pool(
+        settings,
+        budgeted=True,
         socket_timeout=settings.redis_socket_timeout_seconds,
         socket_connect_timeout=settings.redis_connect_timeout_seconds,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), settings.redis_retry_attempts),
@@ -54,7 +59,11 @@ def create_api_redis(settings: Settings) -> ArqRedis:
 def worker_redis_settings(settings: Settings) -> RedisSettings:
     """What `arq jobs.WorkerSettings --check` connects with (the worker runs on `create_worker_redis`):
     one attempt, so an unreachable Redis is a non-zero exit within seconds, not a half-hour of retries."""
-    redis_settings = RedisSettings.from_dsn(settings.redis_url)
+    sentinel = settings.redis_sentinel
+    if sentinel is None:
+        redis_settings = RedisSettings.from_dsn(settings.redis_url)
+    else:
+        redis_settings = PrimaryFromSentinels(sentinel, settings)
     redis_settings.conn_timeout = max(1, round(settings.redis_connect_timeout_seconds))
     redis_settings.conn_retries = 0
     redis_settings.retry = Retry(NoBackoff(), 0)
@@ -66,8 +75,9 @@ def create_worker_redis(settings: Settings) -> WakeableRedis:
 
     No socket timeout: the idle read blocks in BLPOP by design. Connects lazily, in the worker's loop.
     """
-    pool = ConnectionPool.from_url(
-        settings.redis_url,
+    pool = _pool(
+        settings,
+        budgeted=False,
         socket_connect_timeout=settings.redis_connect_timeout_seconds,
         retry=Retry(NoBackoff(), WORKER_CONNECTION_RETRIES),  # one immediate reconnect
         retry_on_error=RETRYABLE_ERRORS,
@@ -80,3 +90,14 @@ def create_worker_redis(settings: Settings) -> WakeableRedis:
     )
     redis.idle_wait_seconds = settings.worker_idle_wait_seconds
     return redis
+
+
+def _pool(settings: Settings, *, budgeted: bool, **options: Any) -> ConnectionPool:
+    """A pool for `REDIS_URL`: a plain one, or one whose connections ask the sentinels for the primary."""
+    sentinel = settings.redis_sentinel
+    if sentinel is None:
+        plain = BudgetedConnectionPool if budgeted else ConnectionPool
+        return plain.from_url(settings.redis_url, **options)
+    return sentinel_pool(
+        budgeted_pool(SentinelPool) if budgeted else SentinelPool, sentinel, settings, **options
+    )

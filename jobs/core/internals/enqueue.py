@@ -10,6 +10,11 @@ once instead of at its next poll. Given an `Admission` (a producer's rate limit)
 it first and writes nothing when it refuses: a rate-limited enqueue is still one round trip.
 `tests/core/internals/test_enqueue.py` pins all of this against arq itself.
 
+With `min_replicas` (REDIS_MIN_REPLICAS), the batch's pipeline ends with `WAIT min_replicas timeout`: on
+the same connection, so it covers these writes (and, replication being one stream, every write made
+before them, such as the Idempotency-Key's). Fewer acknowledgements in time: `ReplicationTimeout` for
+every caller of the batch, although their jobs are on the primary.
+
 Each pool has one `Enqueuer` (the API's is made with its `JobQueue`, in the lifespan): it holds the
 batch of the current event-loop turn and the tasks that send it.
 """
@@ -28,6 +33,7 @@ from arq.utils import timestamp_ms, to_ms, to_unix_ms
 from redis.exceptions import NoScriptError
 
 from jobs.core import keys, lua
+from jobs.core.errors import ReplicationTimeout
 from jobs.core.sliding_window import Admission, Decision
 
 # Enough tokens to wake this many idle workers at once; more would only cost idle workers empty polls.
@@ -48,8 +54,14 @@ class Enqueuer:
     still leaves on the next loop turn. Each EVALSHA stays atomic on its own; an error reaches every
     caller of that batch."""
 
-    def __init__(self, redis: ArqRedis) -> None:
+    def __init__(
+        self, redis: ArqRedis, *, min_replicas: int = 0, replica_timeout_seconds: float = 0.5
+    ) -> None:
         self.redis = redis
+        self.min_replicas = min_replicas
+        self.replica_timeout_ms = max(
+            1, round(replica_timeout_seconds * 1000)
+        )  # WAIT's 0 would block forever
         self._script = redis.register_script(lua.source("enqueue"))
         self._pending: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
         self._in_flight: set[asyncio.Future[None]] = set()  # a task must be referenced until it is done
@@ -158,5 +170,15 @@ class Enqueuer:
         async with self.redis.pipeline(transaction=False) as pipe:
             for script_keys, args, _ in batch:
                 pipe.evalsha(self._script.sha, len(script_keys), *script_keys, *args)
+            if self.min_replicas:
+                pipe.wait(self.min_replicas, self.replica_timeout_ms)
             replies: list[Any] = await pipe.execute()
+        if not self.min_replicas:
+            return replies
+        *replies, acknowledged = replies
+        if acknowledged < self.min_replicas:
+            wanted, within = self.min_replicas, self.replica_timeout_ms
+            raise ReplicationTimeout(
+                f"{acknowledged} of {wanted} replicas confirmed the job within {within} ms"
+            )
         return replies
