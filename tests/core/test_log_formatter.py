@@ -62,7 +62,8 @@ def test_our_line_reads_as_structlogs_own_formatter_writes_it(
         "logger": "api.access",
     }
     (record,) = records.records
-    assert isinstance(record.msg, dict) and record.msg["event"] == "request"  # untouched for other handlers
+    assert isinstance(record.msg, dict)
+    assert record.msg["event"] == "request"
     full_path = structlog.stdlib.ProcessorFormatter.format(ours.formatter, record)  # type: ignore[arg-type]
     assert json.loads(full_path) == json.loads(stream.getvalue())
 
@@ -78,5 +79,7 @@ def test_foreign_lines_and_tracebacks_take_the_full_path(
         structlog.get_logger("api").exception("failed")
 
     foreign, failed = (json.loads(line) for line in stream.getvalue().splitlines())
-    assert foreign["event"] == "started server" and foreign["logger"] == "uvicorn.error"
-    assert failed["event"] == "failed" and "ValueError: boom" in failed["exception"]
+    assert foreign["event"] == "started server"
+    assert foreign["logger"] == "uvicorn.error"
+    assert failed["event"] == "failed"
+    assert "ValueError: boom" in failed["exception"]
