@@ -17,7 +17,7 @@ from api.core import admin
 from api.core.admin_guard import AuthThrottle
 from api.core.errors import install_error_handlers
 from api.core.events import JobEventStreams
-from api.core.middleware import BodySizeLimitMiddleware, RedisBudgetMiddleware, RequestContextMiddleware
+from api.core.middleware import RequestMiddleware
 from api.core.prometheus import request_observer
 from api.core.rate_limit import ApiRateLimiter
 from api.core.routes import health, jobs, metrics
@@ -73,8 +73,11 @@ def build_app(settings: Settings, registry: Registry, routers: Sequence[APIRoute
     for router in (*routers, jobs.router, health.router, metrics.router):
         app.include_router(router)
     admin.install(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RedisBudgetMiddleware, seconds=settings.redis_request_budget_seconds)
-    # Outermost: its request id covers everything inside, and the HTTP metrics count the 413s too.
-    app.add_middleware(RequestContextMiddleware, observe=request_observer(http_metrics))
+    # One layer, outermost of ours: its request id covers everything inside, and the metrics count the 413s.
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        redis_budget_seconds=settings.redis_request_budget_seconds,
+        observe=request_observer(http_metrics),
+    )
     return app

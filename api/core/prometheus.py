@@ -36,7 +36,7 @@ _PER_QUEUE_GAUGES = {
 
 def request_observer(batch: metrics.MetricsBatch) -> RequestObserver:
     """Count each request by method, route template (`/jobs/{job_id}`, never the raw path) and status;
-    `RequestContextMiddleware` calls it once per request."""
+    `RequestMiddleware` calls it once per request."""
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:
         batch.inc(metrics.HTTP_REQUESTS, method, route, str(status))

@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from os import urandom
 from typing import Any
-from uuid import uuid4
 
 from arq.connections import ArqRedis
 from arq.jobs import Job, serialize_job
@@ -115,7 +115,7 @@ class Enqueuer:
             raise RuntimeError("use either 'defer_until' or 'defer_by' or neither, not both")
         redis = self.redis
         queue_name = queue_name or redis.default_queue_name
-        job_id = job_id or uuid4().hex
+        job_id = job_id or urandom(16).hex()  # as uuid4().hex: 128 random bits, a quarter of the cost
         enqueue_time_ms = timestamp_ms()
         if defer_until is not None:
             score = to_unix_ms(defer_until)
@@ -130,7 +130,7 @@ class Enqueuer:
         if admission is None:
             return Written(job_id, queue_name, bool(await self._run(script_keys, script_args)))
         script_keys.append(admission.window)
-        script_args += [admission.rate.count, admission.rate.period_ms, uuid4().hex]
+        script_args += [admission.rate.count, admission.rate.period_ms, urandom(16).hex()]
         created, *decision = await self._run(script_keys, script_args)
         return Written(job_id, queue_name, bool(created), Decision.from_reply(admission.rate, decision))
 
