@@ -45,7 +45,7 @@ def configure_logging(settings: Settings) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        _Formatter(
+        structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
@@ -68,22 +68,6 @@ def configure_logging(settings: Settings) -> None:
     arq_worker = logging.getLogger(ARQ_LOGGER)  # one line per job, ours: arq's two only at DEBUG
     arq_worker.filters[:] = [f for f in arq_worker.filters if not isinstance(f, OnlyAtDebug)]
     arq_worker.addFilter(OnlyAtDebug())
-
-
-class _Formatter(structlog.stdlib.ProcessorFormatter):
-    """structlog's formatter, with a short path for our own lines (the access line of every request):
-    their event dict is rendered as it is, without the copy of the whole `LogRecord` (kept so that other
-    handlers see it unchanged, which this path never changes) and `logging.Formatter`'s second pass. Other
-    lines (uvicorn's, arq's, any with a traceback or a stack) take structlog's full path."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        event, logger = record.msg, getattr(record, "_logger", None)  # both set by `wrap_for_formatter`
-        if type(event) is not dict or logger is None or record.exc_info or record.stack_info:
-            return super().format(record)
-        rendered: Any = {**event, "_record": record, "_from_structlog": True}
-        for processor in self.processors:
-            rendered = processor(logger, record._name, rendered)  # type: ignore[attr-defined]
-        return str(rendered)
 
 
 def _json(value: Any, **options: Any) -> str:
