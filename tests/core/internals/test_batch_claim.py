@@ -6,6 +6,7 @@ arq changes the commands it sends, its claim goes to Redis again (a WATCH shows 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from jobs.core.internals.enqueue import Enqueuer
 from jobs.core.internals.wakeup import WakeableRedis
 from jobs.core.serializer import deserialize, serialize
 from settings import Settings
+from tests.support import wait_for
 
 POLICY = ClaimPolicy(max_jobs=3, claim_seconds=3, meta_ttl_seconds=60)
 FAR_FUTURE_MS = 2**52
@@ -56,6 +58,7 @@ async def test_arqs_own_worker_runs_batch_claimed_jobs_without_its_claim_round_t
     for n in range(7):
         await Enqueuer(pool).enqueue_job("noted", n, _job_id=f"job-{n}")
     watches_before = await _commands(redis_client, "watch")
+    evals_before = await _commands(redis_client, "eval")
 
     worker = Worker(
         [func(noted, name="noted")],
@@ -74,6 +77,7 @@ async def test_arqs_own_worker_runs_batch_claimed_jobs_without_its_claim_round_t
     ran = sorted(raw.decode() for raw in await redis_client.lrange("test:ran", 0, -1))  # type: ignore[misc]
     assert ran == [f"job-{n}:1:{n}" for n in range(7)]  # each once, on its first try
     assert await _commands(redis_client, "watch") == watches_before  # arq's claim never reached Redis
+    assert await _commands(redis_client, "eval") == evals_before + 7  # each finish checked its claim
     assert worker_pool.claims is not None
     assert worker_pool.claims.claims == {}
     assert worker_pool.running == set()
@@ -132,3 +136,98 @@ async def test_the_read_never_claims_a_job_this_worker_runs_even_if_its_claim_ex
     worker_pool.running.add("mine")  # e.g. its claim expired during a long Redis outage
 
     assert await _read(worker_pool, settings.queue_name) == []
+
+
+async def blocked(ctx: dict[str, Any]) -> int:
+    """Runs until the test lets it finish: its claim lapses meanwhile, as in a Redis outage."""
+    await ctx["redis"].rpush("test:ran", f"{ctx['job_id']}:{ctx['job_try']}")
+    await ctx["redis"].blpop(["test:finish"], timeout=0)
+    return ctx["job_try"]  # type: ignore[no-any-return]
+
+
+async def _other_pool(settings: Settings, claim_seconds: float) -> WakeableRedis:
+    pool = create_worker_redis(settings)
+    pool.idle_wait_seconds = 0.05
+    pool.claim_in_batches(ClaimPolicy(max_jobs=3, claim_seconds=claim_seconds, meta_ttl_seconds=60))
+    return pool
+
+
+async def test_a_late_finish_of_a_try_whose_claim_lapsed_leaves_the_job_to_the_worker_that_claimed_it(
+    settings: Settings, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    # Worker A runs try 1 on a claim that lapses (in production: Redis away longer than the claim, so the
+    # heartbeat could not renew it and the finish was still being retried). Worker B then claims try 2.
+    # A's finish arrives late: it must not delete B's claim, the job or its queue entry.
+    await Enqueuer(pool).enqueue_job("blocked", _job_id="raced")
+    pool_a, pool_b = await _other_pool(settings, 0.3), await _other_pool(settings, 30)
+    worker_a = Worker(
+        [func(blocked, name="blocked")],
+        redis_pool=pool_a,
+        queue_name=settings.queue_name,
+        handle_signals=False,
+        poll_delay=0.01,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+    )
+    running_a = asyncio.create_task(worker_a.main())
+    try:
+        await wait_for(lambda: _ran(redis_client), what="try 1 to start")
+        await wait_for(lambda: _lapsed(redis_client, "raced"), what="A's claim to lapse")
+        assert await _read(pool_b, settings.queue_name) == [b"raced"]  # B claims try 2
+        claim_b = await redis_client.get(keys.in_progress("raced"))
+
+        await redis_client.rpush("test:finish", "go")  # type: ignore[misc]  # A's try 1 finishes, late
+        await wait_for(lambda: _finished(worker_a), what="A's finish")
+
+        assert await redis_client.get(keys.in_progress("raced")) == claim_b  # still B's
+        assert await redis_client.exists(keys.job("raced"))
+        assert await redis_client.zscore(settings.queue_name, "raced") is not None
+        assert not await redis_client.exists(keys.result("raced"))  # try 2's finish writes it
+    finally:
+        running_a.cancel()
+        await asyncio.gather(running_a, return_exceptions=True)
+        await pool_a.aclose()
+        await pool_b.aclose()
+
+
+async def test_a_late_finish_whose_job_nobody_claimed_since_still_finishes_it(
+    settings: Settings, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    await Enqueuer(pool).enqueue_job("blocked", _job_id="lapsed")
+    pool_a = await _other_pool(settings, 0.3)
+    worker_a = Worker(
+        [func(blocked, name="blocked")],
+        redis_pool=pool_a,
+        queue_name=settings.queue_name,
+        handle_signals=False,
+        poll_delay=0.01,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+    )
+    running_a = asyncio.create_task(worker_a.main())
+    try:
+        await wait_for(lambda: _ran(redis_client), what="try 1 to start")
+        await wait_for(lambda: _lapsed(redis_client, "lapsed"), what="A's claim to lapse")
+
+        await redis_client.rpush("test:finish", "go")  # type: ignore[misc]
+        await wait_for(lambda: _finished(worker_a), what="A's finish")
+
+        assert await redis_client.exists(keys.result("lapsed"))  # no other run: this one counts
+        assert not await redis_client.exists(keys.job("lapsed"))
+        assert await redis_client.zscore(settings.queue_name, "lapsed") is None
+    finally:
+        running_a.cancel()
+        await asyncio.gather(running_a, return_exceptions=True)
+        await pool_a.aclose()
+
+
+async def _ran(client: redis.asyncio.Redis) -> list[str]:
+    return [raw.decode() for raw in await client.lrange("test:ran", 0, -1)]  # type: ignore[misc]
+
+
+async def _lapsed(client: redis.asyncio.Redis, job_id: str) -> bool:
+    return not await client.exists(keys.in_progress(job_id))
+
+
+async def _finished(worker: Worker) -> int:
+    return worker.jobs_complete + worker.jobs_failed + worker.jobs_retried
