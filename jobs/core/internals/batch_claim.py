@@ -21,10 +21,11 @@ What keeps this as safe as arq's own claim:
 - a claim arq did not start by its next read, and on shutdown every claim whose job never began, is
   given back: claim deleted, try counter decremented, abort marker restored;
 - a claim names its worker and try (`<token>:<try>`), and arq's finish of a run (its MULTI/EXEC) is sent
-  as `lua/finish.lua`, which drops it if another worker's claim holds the job: a run whose claim lapsed
-  (Redis away longer than the claim: the heartbeat could not renew it, the finish was being retried)
-  and whose job another worker claimed since never deletes that worker's claim, the job or its queue
-  entry under it, nor writes its result; the other run finishes the job (at least once).
+  as `lua/finish.lua`, which drops it if another worker's claim holds the job, or if there is no claim
+  and the job is gone: a run whose claim lapsed (Redis away longer than the claim: the heartbeat could
+  not renew it, the finish was being retried) and whose job another worker claimed since never deletes
+  that worker's claim, the job or its queue entry under it, nor puts a job finished elsewhere back in the
+  queue; the other run finishes the job (at least once).
 `tests/core/internals/test_batch_claim.py` pins arq's command sequence this answers.
 """
 
@@ -155,7 +156,7 @@ class ClaimBook:
 
     def finishing(self, stack: Sequence[tuple[tuple[Any, ...], Mapping[str, Any]]]) -> tuple[str, str] | None:
         """arq's finish of a run this worker claimed (its transaction deletes or re-times the claim): the
-        claim's key and its value while it is still this run's."""
+        job's id and the claim's value while it is still this run's."""
         for args, _ in stack:
             if args[0] not in ("DEL", "PEXPIRE"):
                 continue
@@ -163,7 +164,7 @@ class ClaimBook:
                 job_id = _id_after(key, keys.in_progress(""))
                 claim = self.claims.get(job_id) if job_id else None
                 if job_id is not None and claim is not None and claim.started:
-                    return keys.in_progress(job_id), f"{self.token}:{claim.job_try}"
+                    return job_id, f"{self.token}:{claim.job_try}"
         return None
 
     def _release(self, job_id: str) -> None:
@@ -217,15 +218,16 @@ class ClaimAwarePipeline(BatchedTransactionPipeline):
         finishing = self._book.finishing(self.command_stack) if self._book and self.is_transaction else None
         if finishing is None or self.watching:
             return await super().execute(raise_on_error)
-        claim_key, token = finishing
+        job_id, token = finishing
         commands = [args for args, _ in self.command_stack]
         flat: list[Any] = [part for args in commands for part in (len(args), *args)]
-        guarded: tuple[Any, ...] = ("EVAL", _FINISH, 1, claim_key, token, *flat)
+        claim_keys = (keys.in_progress(job_id), keys.job(job_id))
+        guarded: tuple[Any, ...] = ("EVAL", _FINISH, len(claim_keys), *claim_keys, token, *flat)
         self.command_stack = [(guarded, {})]
         replies = await super().execute(raise_on_error)
         self.finish_dropped = replies == [0]
         if self.finish_dropped:
-            log.warning("a late finish was dropped: another worker claimed the job since", claim=claim_key)
+            log.warning("a late finish was dropped: another worker claimed the job since", job_id=job_id)
         return [None] * len(commands)  # arq reads no reply of its finish
 
     async def reset(self) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import redis.asyncio
 from arq.connections import ArqRedis
-from arq.worker import Worker, func
+from arq.worker import Retry, Worker, func
 
 from jobs.core import keys
 from jobs.core.internals.batch_claim import ClaimPolicy
@@ -139,9 +140,12 @@ async def test_the_read_never_claims_a_job_this_worker_runs_even_if_its_claim_ex
 
 
 async def blocked(ctx: dict[str, Any]) -> int:
-    """Runs until the test lets it finish: its claim lapses meanwhile, as in a Redis outage."""
+    """Try 1 runs until the test lets it end, then asks for a retry; its claim lapses meanwhile, as in a
+    Redis outage. Later tries return at once."""
     await ctx["redis"].rpush("test:ran", f"{ctx['job_id']}:{ctx['job_try']}")
-    await ctx["redis"].blpop(["test:finish"], timeout=0)
+    if ctx["job_try"] == 1:
+        await ctx["redis"].blpop(["test:finish"], timeout=0)
+        raise Retry(defer=60)
     return ctx["job_try"]  # type: ignore[no-any-return]
 
 
@@ -152,73 +156,91 @@ async def _other_pool(settings: Settings, claim_seconds: float) -> WakeableRedis
     return pool
 
 
+def _worker(settings: Settings, pool: WakeableRedis, burst: bool = False) -> Worker:
+    return Worker(
+        [func(blocked, name="blocked")],
+        redis_pool=pool,
+        queue_name=settings.queue_name,
+        burst=burst,
+        handle_signals=False,
+        poll_delay=0.01,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+    )
+
+
+@asynccontextmanager
+async def _lapsed_try(
+    settings: Settings, pool: ArqRedis, client: redis.asyncio.Redis, job_id: str
+) -> AsyncIterator[Worker]:
+    """Worker A runs the job's try 1 on a claim that lapses (in production: Redis away longer than the
+    claim, so the heartbeat could not renew it, and the finish was still being retried)."""
+    await Enqueuer(pool).enqueue_job("blocked", _job_id=job_id)
+    pool_a = await _other_pool(settings, 0.3)
+    worker = _worker(settings, pool_a)
+    running = asyncio.create_task(worker.main())
+    try:
+        await wait_for(lambda: _ran(client), what="try 1 to start")
+        await wait_for(lambda: _lapsed(client, job_id), what="A's claim to lapse")
+        yield worker
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await pool_a.aclose()
+
+
+async def _finish_late(client: redis.asyncio.Redis, worker: Worker) -> None:
+    await client.rpush("test:finish", "go")  # type: ignore[misc]  # try 1 ends: it asks for a retry
+    await wait_for(lambda: _finished(worker), what="A's finish")
+
+
 async def test_a_late_finish_of_a_try_whose_claim_lapsed_leaves_the_job_to_the_worker_that_claimed_it(
     settings: Settings, pool: ArqRedis, redis_client: redis.asyncio.Redis
 ) -> None:
-    # Worker A runs try 1 on a claim that lapses (in production: Redis away longer than the claim, so the
-    # heartbeat could not renew it and the finish was still being retried). Worker B then claims try 2.
-    # A's finish arrives late: it must not delete B's claim, the job or its queue entry.
-    await Enqueuer(pool).enqueue_job("blocked", _job_id="raced")
-    pool_a, pool_b = await _other_pool(settings, 0.3), await _other_pool(settings, 30)
-    worker_a = Worker(
-        [func(blocked, name="blocked")],
-        redis_pool=pool_a,
-        queue_name=settings.queue_name,
-        handle_signals=False,
-        poll_delay=0.01,
-        job_serializer=serialize,
-        job_deserializer=deserialize,
-    )
-    running_a = asyncio.create_task(worker_a.main())
+    pool_b = await _other_pool(settings, 30)
     try:
-        await wait_for(lambda: _ran(redis_client), what="try 1 to start")
-        await wait_for(lambda: _lapsed(redis_client, "raced"), what="A's claim to lapse")
-        assert await _read(pool_b, settings.queue_name) == [b"raced"]  # B claims try 2
-        claim_b = await redis_client.get(keys.in_progress("raced"))
+        async with _lapsed_try(settings, pool, redis_client, "raced") as worker_a:
+            assert await _read(pool_b, settings.queue_name) == [b"raced"]  # B claims try 2
+            claim_b = await redis_client.get(keys.in_progress("raced"))
 
-        await redis_client.rpush("test:finish", "go")  # type: ignore[misc]  # A's try 1 finishes, late
-        await wait_for(lambda: _finished(worker_a), what="A's finish")
+            await _finish_late(redis_client, worker_a)
 
-        assert await redis_client.get(keys.in_progress("raced")) == claim_b  # still B's
-        assert await redis_client.exists(keys.job("raced"))
-        assert await redis_client.zscore(settings.queue_name, "raced") is not None
-        assert not await redis_client.exists(keys.result("raced"))  # try 2's finish writes it
+            assert await redis_client.get(keys.in_progress("raced")) == claim_b  # still B's
+            assert await redis_client.exists(keys.job("raced"))
+            assert await redis_client.zscore(settings.queue_name, "raced") is not None
     finally:
-        running_a.cancel()
-        await asyncio.gather(running_a, return_exceptions=True)
-        await pool_a.aclose()
         await pool_b.aclose()
 
 
-async def test_a_late_finish_whose_job_nobody_claimed_since_still_finishes_it(
+async def test_a_late_retry_of_a_job_another_worker_finished_does_not_queue_it_again(
     settings: Settings, pool: ArqRedis, redis_client: redis.asyncio.Redis
 ) -> None:
-    await Enqueuer(pool).enqueue_job("blocked", _job_id="lapsed")
-    pool_a = await _other_pool(settings, 0.3)
-    worker_a = Worker(
-        [func(blocked, name="blocked")],
-        redis_pool=pool_a,
-        queue_name=settings.queue_name,
-        handle_signals=False,
-        poll_delay=0.01,
-        job_serializer=serialize,
-        job_deserializer=deserialize,
-    )
-    running_a = asyncio.create_task(worker_a.main())
+    pool_b = await _other_pool(settings, 30)
     try:
-        await wait_for(lambda: _ran(redis_client), what="try 1 to start")
-        await wait_for(lambda: _lapsed(redis_client, "lapsed"), what="A's claim to lapse")
+        async with _lapsed_try(settings, pool, redis_client, "done-elsewhere") as worker_a:
+            await _worker(settings, pool_b, burst=True).main()  # B runs try 2 to the end
+            assert await _ran(redis_client) == ["done-elsewhere:1", "done-elsewhere:2"]
 
-        await redis_client.rpush("test:finish", "go")  # type: ignore[misc]
-        await wait_for(lambda: _finished(worker_a), what="A's finish")
+            await _finish_late(redis_client, worker_a)
 
-        assert await redis_client.exists(keys.result("lapsed"))  # no other run: this one counts
-        assert not await redis_client.exists(keys.job("lapsed"))
-        assert await redis_client.zscore(settings.queue_name, "lapsed") is None
+            # arq's retry finish is a ZINCRBY, which would add the id back with its payload gone: the
+            # next claim would fail it as "job expired", over try 2's result.
+            assert await redis_client.zscore(settings.queue_name, "done-elsewhere") is None
+            assert await redis_client.exists(keys.result("done-elsewhere"))
     finally:
-        running_a.cancel()
-        await asyncio.gather(running_a, return_exceptions=True)
-        await pool_a.aclose()
+        await pool_b.aclose()
+
+
+async def test_a_late_finish_whose_job_nobody_claimed_since_still_counts(
+    settings: Settings, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    async with _lapsed_try(settings, pool, redis_client, "lapsed") as worker_a:
+        before = await redis_client.zscore(settings.queue_name, "lapsed")
+
+        await _finish_late(redis_client, worker_a)
+
+        assert await redis_client.zscore(settings.queue_name, "lapsed") != before  # retry: re-scheduled
+        assert await redis_client.exists(keys.job("lapsed"))
 
 
 async def _ran(client: redis.asyncio.Redis) -> list[str]:
