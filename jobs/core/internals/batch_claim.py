@@ -19,7 +19,13 @@ What keeps this as safe as arq's own claim:
 - a claim is short (`CRASH_RECOVERY_SECONDS`) from the start, and the heartbeat renews it (the book
   adds the id to the pool's running set): a killed worker's jobs run again within that time;
 - a claim arq did not start by its next read, and on shutdown every claim whose job never began, is
-  given back: claim deleted, try counter decremented, abort marker restored.
+  given back: claim deleted, try counter decremented, abort marker restored;
+- a claim names its worker and try (`<token>:<try>`), and arq's finish of a run (its MULTI/EXEC) is sent
+  as `lua/finish.lua`, which drops it if another worker's claim holds the job, or if there is no claim
+  and the job is gone: a run whose claim lapsed (Redis away longer than the claim: the heartbeat could
+  not renew it, the finish was being retried) and whose job another worker claimed since never deletes
+  that worker's claim, the job or its queue entry under it, nor puts a job finished elsewhere back in the
+  queue; the other run finishes the job (at least once).
 `tests/core/internals/test_batch_claim.py` pins arq's command sequence this answers.
 """
 
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +46,8 @@ from jobs.core.internals.transactions import BatchedTransactionPipeline
 
 log = structlog.get_logger("jobs.worker")
 RETRY_KEY_TTL_SECONDS = 88400  # arq's run_job: the try counter's TTL
+# lua/finish.lua as EVAL sends it with each finish (Redis caches it by its hash): the code, not the comments
+_FINISH = "\n".join(line for line in lua.source("finish").splitlines() if not line.startswith("--"))
 
 
 @dataclass
@@ -71,6 +80,7 @@ class ClaimBook:
         self.claims: dict[str, Claim] = {}
         self._running = running  # the heartbeat renews the claims of these ids
         self._script = redis.register_script(lua.source("claim"))
+        self.token = uuid.uuid4().hex[:16]  # names this worker in its claims (`<token>:<try>`)
 
     def free_slots(self) -> int:
         return max(0, self.policy.max_jobs - len(self.claims))
@@ -85,7 +95,7 @@ class ClaimBook:
             return [], None
         policy = self.policy
         args: list[Any] = [now_ms, offset, window, count, int(policy.claim_seconds * 1000)]
-        args += [f"{time.time():.3f}", policy.meta_ttl_seconds]
+        args += [f"{time.time():.3f}", policy.meta_ttl_seconds, self.token]
         args += [keys.in_progress(""), keys.job(""), keys.retry(""), keys.job_meta(""), *self._running]
         claimed, next_due = await self._script(keys=[queue, keys.paused(queue), keys.ABORT_SET], args=args)
         ids = []
@@ -144,6 +154,19 @@ class ClaimBook:
             task.add_done_callback(lambda _: self._release(job_id))
         return [claim.payload, claim.job_try, True, claim.aborted][: len(stack)]
 
+    def finishing(self, stack: Sequence[tuple[tuple[Any, ...], Mapping[str, Any]]]) -> tuple[str, str] | None:
+        """arq's finish of a run this worker claimed (its transaction deletes or re-times the claim): the
+        job's id and the claim's value while it is still this run's."""
+        for args, _ in stack:
+            if args[0] not in ("DEL", "PEXPIRE"):
+                continue
+            for key in args[1:] if args[0] == "DEL" else args[1:2]:
+                job_id = _id_after(key, keys.in_progress(""))
+                claim = self.claims.get(job_id) if job_id else None
+                if job_id is not None and claim is not None and claim.started:
+                    return job_id, f"{self.token}:{claim.job_try}"
+        return None
+
     def _release(self, job_id: str) -> None:
         self.claims.pop(job_id, None)
         self._running.discard(job_id)
@@ -166,6 +189,7 @@ class ClaimAwarePipeline(BatchedTransactionPipeline):
         super().__init__(*args, **kwargs)
         self._book = claims
         self._claim: Claim | None = None
+        self.finish_dropped = False  # the last execute was a late finish, dropped (lua/finish.lua)
 
     async def watch(self, *names: Any) -> Any:  # type: ignore[override]  # redis-py types it as sync
         claim = self._book.take(names) if self._book is not None else None
@@ -183,6 +207,7 @@ class ClaimAwarePipeline(BatchedTransactionPipeline):
         return super().execute_command(*args, **kwargs)
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        self.finish_dropped = False
         if self._claim is not None:  # arq's MULTI/PSETEX/EXEC: the claim is already made
             await self.reset()
             return [True]
@@ -190,7 +215,20 @@ class ClaimAwarePipeline(BatchedTransactionPipeline):
         if answers is not None:
             await self.reset()
             return answers
-        return await super().execute(raise_on_error)
+        finishing = self._book.finishing(self.command_stack) if self._book and self.is_transaction else None
+        if finishing is None or self.watching:
+            return await super().execute(raise_on_error)
+        job_id, token = finishing
+        commands = [args for args, _ in self.command_stack]
+        flat: list[Any] = [part for args in commands for part in (len(args), *args)]
+        claim_keys = (keys.in_progress(job_id), keys.job(job_id))
+        guarded: tuple[Any, ...] = ("EVAL", _FINISH, len(claim_keys), *claim_keys, token, *flat)
+        self.command_stack = [(guarded, {})]
+        replies = await super().execute(raise_on_error)
+        self.finish_dropped = replies == [0]
+        if self.finish_dropped:
+            log.warning("a late finish was dropped: another worker claimed the job since", job_id=job_id)
+        return [None] * len(commands)  # arq reads no reply of its finish
 
     async def reset(self) -> None:
         self._claim = None

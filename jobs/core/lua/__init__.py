@@ -4,6 +4,7 @@
 |---|---|---|
 | `enqueue.lua` | `internals/enqueue.py` | arq's enqueue (job key, queue entry), wake-up token; a rate limit |
 | `claim.lua` | `internals/batch_claim.py` | the queue read: claims due jobs as arq would; none if paused |
+| `finish.lua` | `internals/batch_claim.py` | arq's finish of a run, only while the claim is still the run's |
 | `ready.lua` | `internals/wakeup.py` | the queue read of a worker that claims job by job (arq's own claim) |
 | `purge.lua` | `queue_control.py` | drops a batch of a queue's waiting jobs, never a running one |
 | `cap_claims.lua` | `internals/claims.py` | caps the claims a killed worker left on due jobs |

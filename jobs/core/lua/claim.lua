@@ -2,7 +2,8 @@
 -- that no worker runs, each claimed as arq's start_jobs and run_job would, in one atomic step.
 -- KEYS: queue, paused flag, abort set.
 -- ARGV: now (ms), offset, window (ids looked at per read), count (at most this many claimed), claim (ms),
---   started at (s, text), meta TTL (s), then the key prefixes: in-progress, job, retry, meta; then the
+--   started at (s, text), meta TTL (s), the worker's claim token (a claim's value is `<token>:<try>`: its
+--   finish checks it, lua/finish.lua), then the key prefixes: in-progress, job, retry, meta; then the
 --   ids this worker runs already (never claimed again here, even if their claim expired in an outage).
 -- Returns {{id, score, job payload or false, try, aborted (0/1)}..., score of the next future job or false}.
 -- A paused queue has nothing ready and no next due time: its workers wait for a wake-up (the resume).
@@ -13,9 +14,9 @@ end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '-inf')) do
   redis.call('ZADD', KEYS[1], 'XX', 1, id)
 end
-local in_progress, job, retry, meta = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local token, in_progress, job, retry, meta = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local mine = {}
-for i = 12, #ARGV do mine[ARGV[i]] = true end
+for i = 13, #ARGV do mine[ARGV[i]] = true end
 local claimed = {}
 local offset, window, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 for _ = 1, 4 do  -- look past a bounded number of running jobs at the head of the queue
@@ -23,11 +24,11 @@ for _ = 1, 4 do  -- look past a bounded number of running jobs at the head of th
   for i = 1, #ids, 2 do
     local id = ids[i]
     if not mine[id] and redis.call('EXISTS', in_progress .. id) == 0 then
-      -- arq's start_jobs: the claim (here already as short as the heartbeat keeps it)
-      redis.call('SET', in_progress .. id, '1', 'PX', ARGV[5])
-      -- arq's run_job: the try counter, the abort marker, the payload
+      -- arq's run_job: the try counter; arq's start_jobs: the claim (here already as short as the
+      -- heartbeat keeps it, and naming this worker and try); arq's run_job: the abort marker, the payload
       local try = redis.call('INCR', retry .. id)
       redis.call('EXPIRE', retry .. id, 88400)
+      redis.call('SET', in_progress .. id, token .. ':' .. try, 'PX', ARGV[5])
       local aborted = redis.call('ZREM', KEYS[3], id)
       local payload = redis.call('GET', job .. id)
       -- the template's on_job_start: when it started, no progress yet

@@ -6,13 +6,15 @@ arq changes the commands it sends, its claim goes to Redis again (a WATCH shows 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import redis.asyncio
 from arq.connections import ArqRedis
-from arq.worker import Worker, func
+from arq.worker import Retry, Worker, func
 
 from jobs.core import keys
 from jobs.core.internals.batch_claim import ClaimPolicy
@@ -21,6 +23,7 @@ from jobs.core.internals.enqueue import Enqueuer
 from jobs.core.internals.wakeup import WakeableRedis
 from jobs.core.serializer import deserialize, serialize
 from settings import Settings
+from tests.support import wait_for
 
 POLICY = ClaimPolicy(max_jobs=3, claim_seconds=3, meta_ttl_seconds=60)
 FAR_FUTURE_MS = 2**52
@@ -56,6 +59,7 @@ async def test_arqs_own_worker_runs_batch_claimed_jobs_without_its_claim_round_t
     for n in range(7):
         await Enqueuer(pool).enqueue_job("noted", n, _job_id=f"job-{n}")
     watches_before = await _commands(redis_client, "watch")
+    evals_before = await _commands(redis_client, "eval")
 
     worker = Worker(
         [func(noted, name="noted")],
@@ -74,6 +78,7 @@ async def test_arqs_own_worker_runs_batch_claimed_jobs_without_its_claim_round_t
     ran = sorted(raw.decode() for raw in await redis_client.lrange("test:ran", 0, -1))  # type: ignore[misc]
     assert ran == [f"job-{n}:1:{n}" for n in range(7)]  # each once, on its first try
     assert await _commands(redis_client, "watch") == watches_before  # arq's claim never reached Redis
+    assert await _commands(redis_client, "eval") == evals_before + 7  # each finish checked its claim
     assert worker_pool.claims is not None
     assert worker_pool.claims.claims == {}
     assert worker_pool.running == set()
@@ -132,3 +137,119 @@ async def test_the_read_never_claims_a_job_this_worker_runs_even_if_its_claim_ex
     worker_pool.running.add("mine")  # e.g. its claim expired during a long Redis outage
 
     assert await _read(worker_pool, settings.queue_name) == []
+
+
+async def blocked(ctx: dict[str, Any]) -> int:
+    """Try 1 runs until the test lets it end, then asks for a retry; its claim lapses meanwhile, as in a
+    Redis outage. Later tries return at once."""
+    await ctx["redis"].rpush("test:ran", f"{ctx['job_id']}:{ctx['job_try']}")
+    if ctx["job_try"] == 1:
+        await ctx["redis"].blpop(["test:finish"], timeout=0)
+        raise Retry(defer=60)
+    return ctx["job_try"]  # type: ignore[no-any-return]
+
+
+async def _other_pool(settings: Settings, claim_seconds: float) -> WakeableRedis:
+    pool = create_worker_redis(settings)
+    pool.idle_wait_seconds = 0.05
+    pool.claim_in_batches(ClaimPolicy(max_jobs=3, claim_seconds=claim_seconds, meta_ttl_seconds=60))
+    return pool
+
+
+def _worker(settings: Settings, pool: WakeableRedis, burst: bool = False) -> Worker:
+    return Worker(
+        [func(blocked, name="blocked")],
+        redis_pool=pool,
+        queue_name=settings.queue_name,
+        burst=burst,
+        handle_signals=False,
+        poll_delay=0.01,
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+    )
+
+
+@asynccontextmanager
+async def _lapsed_try(
+    settings: Settings, pool: ArqRedis, client: redis.asyncio.Redis, job_id: str
+) -> AsyncIterator[Worker]:
+    """Worker A runs the job's try 1 on a claim that lapses (in production: Redis away longer than the
+    claim, so the heartbeat could not renew it, and the finish was still being retried)."""
+    await Enqueuer(pool).enqueue_job("blocked", _job_id=job_id)
+    pool_a = await _other_pool(settings, 0.3)
+    worker = _worker(settings, pool_a)
+    running = asyncio.create_task(worker.main())
+    try:
+        await wait_for(lambda: _ran(client), what="try 1 to start")
+        await wait_for(lambda: _lapsed(client, job_id), what="A's claim to lapse")
+        yield worker
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await pool_a.aclose()
+
+
+async def _finish_late(client: redis.asyncio.Redis, worker: Worker) -> None:
+    await client.rpush("test:finish", "go")  # type: ignore[misc]  # try 1 ends: it asks for a retry
+    await wait_for(lambda: _finished(worker), what="A's finish")
+
+
+async def test_a_late_finish_of_a_try_whose_claim_lapsed_leaves_the_job_to_the_worker_that_claimed_it(
+    settings: Settings, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    pool_b = await _other_pool(settings, 30)
+    try:
+        async with _lapsed_try(settings, pool, redis_client, "raced") as worker_a:
+            assert await _read(pool_b, settings.queue_name) == [b"raced"]  # B claims try 2
+            claim_b = await redis_client.get(keys.in_progress("raced"))
+
+            await _finish_late(redis_client, worker_a)
+
+            assert await redis_client.get(keys.in_progress("raced")) == claim_b  # still B's
+            assert await redis_client.exists(keys.job("raced"))
+            assert await redis_client.zscore(settings.queue_name, "raced") is not None
+    finally:
+        await pool_b.aclose()
+
+
+async def test_a_late_retry_of_a_job_another_worker_finished_does_not_queue_it_again(
+    settings: Settings, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    pool_b = await _other_pool(settings, 30)
+    try:
+        async with _lapsed_try(settings, pool, redis_client, "done-elsewhere") as worker_a:
+            await _worker(settings, pool_b, burst=True).main()  # B runs try 2 to the end
+            assert await _ran(redis_client) == ["done-elsewhere:1", "done-elsewhere:2"]
+
+            await _finish_late(redis_client, worker_a)
+
+            # arq's retry finish is a ZINCRBY, which would add the id back with its payload gone: the
+            # next claim would fail it as "job expired", over try 2's result.
+            assert await redis_client.zscore(settings.queue_name, "done-elsewhere") is None
+            assert await redis_client.exists(keys.result("done-elsewhere"))
+    finally:
+        await pool_b.aclose()
+
+
+async def test_a_late_finish_whose_job_nobody_claimed_since_still_counts(
+    settings: Settings, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    async with _lapsed_try(settings, pool, redis_client, "lapsed") as worker_a:
+        before = await redis_client.zscore(settings.queue_name, "lapsed")
+
+        await _finish_late(redis_client, worker_a)
+
+        assert await redis_client.zscore(settings.queue_name, "lapsed") != before  # retry: re-scheduled
+        assert await redis_client.exists(keys.job("lapsed"))
+
+
+async def _ran(client: redis.asyncio.Redis) -> list[str]:
+    return [raw.decode() for raw in await client.lrange("test:ran", 0, -1)]  # type: ignore[misc]
+
+
+async def _lapsed(client: redis.asyncio.Redis, job_id: str) -> bool:
+    return not await client.exists(keys.in_progress(job_id))
+
+
+async def _finished(worker: Worker) -> int:
+    return worker.jobs_complete + worker.jobs_failed + worker.jobs_retried
