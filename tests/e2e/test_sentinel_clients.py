@@ -32,8 +32,17 @@ pytestmark = pytest.mark.timeout(120)
 def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SentinelCluster]:
     """Parametrize with `indirect=True`: True for TLS to sentinels and data nodes (rediss+sentinel://)."""
     tls = bool(getattr(request, "param", False))
-    with SentinelCluster(tmp_path / "redis", replicas=1, tls=tls) as running:
+    cluster = SentinelCluster(tmp_path / "redis", replicas=1, tls=tls)
+    try:
+        running = cluster.__enter__()
+    except RuntimeError as error:
+        if tls and "TLS support" in str(error):  # e.g. the embedded Valkey, built without TLS
+            pytest.skip("this redis-server was built without TLS; the TLS case needs one built with it")
+        raise
+    try:
         yield running
+    finally:
+        cluster.__exit__(None, None, None)
 
 
 @pytest.fixture
