@@ -198,13 +198,14 @@ def peer_gap_notes(res: Results, unmet: set[str]) -> list[str]:
     if any(w.startswith("/signup as shipped, req/s") for w in unmet):
         notes.append(
             "**Why `/signup` as shipped is short of the target.** It does more than a minimal app: the "
-            "rate limiter's Redis round trip (with it / without it: "
+            "rate limit, decided inside the enqueue's Lua call (with it / without it: "
             f"{priced(r.SIGNUP_RATE_LIMITED, r.SIGNUP)}), the request-id log line, the metrics and "
             "body-limit middleware and the 202 response model (the template's bare endpoint / a minimal "
             f"app's bare endpoint: {priced(r.BARE, r.BARE_MINIMAL)}). "
-            "n/a means this run did not measure that pair (`--only peers`). What would close it: the "
-            "limiter's round trip folded into the enqueue's pipeline and cheaper middleware (pure ASGI, "
-            "log line built lazily), i.e. the request-path work of issue 14."
+            "n/a means this run did not measure that pair (`--only peers`). The profile, what each "
+            "guarantee costs per request and what was tried are in [request-path.md](request-path.md): "
+            "the largest pieces left are FastAPI's own per-request work and the access log line, which "
+            "a team's `logging` handlers must keep seeing."
         )
     if any(w.startswith("worker no-op jobs/s") for w in unmet):
         tput = res.throughput
