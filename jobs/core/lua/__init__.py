@@ -10,6 +10,7 @@
 | `cap_claims.lua` | `internals/claims.py` | caps the claims a killed worker left on due jobs |
 | `sliding_window.lua` | `sliding_window.py` | one rate-limit decision (API and `throttle`) |
 | `window.lua` | included by the two rate-limiting scripts | the sliding-window decision, written once |
+| `queue_head.lua` | included by `ready.lua`, `claim.lua` | a paused queue reads empty; -inf scores made due |
 | `lease_acquire.lua`, `lease_renew.lua` | `capacity.py` | `concurrency_slot` leases |
 | `sample.lua` | `throughput.py` | one point of the dashboard's throughput history per interval |
 

@@ -6,14 +6,7 @@
 --   finish checks it, lua/finish.lua), then the key prefixes: in-progress, job, retry, meta; then the
 --   ids this worker runs already (never claimed again here, even if their claim expired in an outage).
 -- Returns {{id, score, job payload or false, try, aborted (0/1)}..., score of the next future job or false}.
--- A paused queue has nothing ready and no next due time: its workers wait for a wake-up (the resume).
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  return {{}, false}
-end
--- A score of -inf (never arq's: written by hand) would crash the worker on arq's int(score): due now.
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '-inf')) do
-  redis.call('ZADD', KEYS[1], 'XX', 1, id)
-end
+-- include: queue_head.lua
 local token, in_progress, job, retry, meta = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local mine = {}
 for i = 13, #ARGV do mine[ARGV[i]] = true end

@@ -1,13 +1,6 @@
 -- KEYS: queue, paused flag. ARGV: now (ms), offset, count, in-progress key prefix.
 -- Returns {ids due now and not in progress (at most count), score of the next future job or false}.
--- A paused queue has nothing ready and no next due time: its workers wait for a wake-up (the resume).
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  return {{}, false}
-end
--- A score of -inf (never arq's: written by hand) would crash the worker on arq's int(score): due now.
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '-inf')) do
-  redis.call('ZADD', KEYS[1], 'XX', 1, id)
-end
+-- include: queue_head.lua
 local ready = {}
 local offset = tonumber(ARGV[2])
 local count = tonumber(ARGV[3])
