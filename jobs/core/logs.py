@@ -3,6 +3,12 @@
 Standard-library loggers (uvicorn, arq) are routed through the same processors, so every line has one
 shape, and anything bound with `structlog.contextvars` (request_id, job_id, ...) appears on it. Job
 arguments and results stay out of arq's lines unless `LOG_JOB_ARGUMENTS=true`.
+
+Our own lines are rendered by structlog's processors and handed to the standard library as finished
+lines ("rendering within structlog", in structlog's docs): every `logging` handler a team adds (caplog,
+Sentry's integration) still sees each one, as a record whose message is the line, and the handler's
+formatter renders only the foreign ones. That costs one `LogRecord` per line, not two and a formatter
+pass (docs/request-path.md prices it).
 """
 
 from __future__ import annotations
@@ -38,14 +44,15 @@ def configure_logging(settings: Settings) -> None:
         )
 
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Below LOG_LEVEL: dropped before any work. At or above it: rendered once, then to `logging`.
+        processors=[structlog.stdlib.filter_by_level, *shared, renderer, _as_finished_line],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
+        _ForeignLinesFormatter(
             foreign_pre_chain=shared,
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
@@ -68,6 +75,24 @@ def configure_logging(settings: Settings) -> None:
     arq_worker = logging.getLogger(ARQ_LOGGER)  # one line per job, ours: arq's two only at DEBUG
     arq_worker.filters[:] = [f for f in arq_worker.filters if not isinstance(f, OnlyAtDebug)]
     arq_worker.addFilter(OnlyAtDebug())
+
+
+RENDERED = "structlog_rendered"  # a record attribute: its message is one of our finished lines
+
+
+def _as_finished_line(logger: Any, method_name: str, line: Any) -> tuple[tuple[str], dict[str, Any]]:
+    """The last processor: the rendered line (a `str`) as the `logging` call's message, marked finished."""
+    return (line,), {"extra": {RENDERED: True}}
+
+
+class _ForeignLinesFormatter(structlog.stdlib.ProcessorFormatter):
+    """Renders the standard library's records (uvicorn, arq) through the shared processors; ours arrive
+    finished and are written as they are."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, RENDERED, False):
+            return record.getMessage()
+        return super().format(record)
 
 
 def _json(value: Any, **options: Any) -> str:
