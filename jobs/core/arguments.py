@@ -16,11 +16,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, get_type_hints
+from dataclasses import dataclass
+from typing import Any, NotRequired, Required, get_type_hints
 
 import orjson
-from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
+from pydantic import (
+    ConfigDict,
+    PydanticSchemaGenerationError,
+    PydanticUserError,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic_core import PydanticSerializationError
+from typing_extensions import TypedDict  # pydantic takes `typing.TypedDict` only from Python 3.12
 
 from jobs.core.errors import JobArgumentsInvalid
 from jobs.core.retry import PermanentError
@@ -40,7 +48,7 @@ class Arguments:
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn
         self.name = fn.__name__
-        self._built: tuple[inspect.Signature, dict[str, TypeAdapter[Any]]] | None = None
+        self._built: _Schema | None = None
 
     def check(self) -> None:
         """Build the schema now: an annotation that cannot be resolved or carried as JSON is a
@@ -70,7 +78,13 @@ class Arguments:
     def _convert(
         self, args: Sequence[Any], kwargs: Mapping[str, Any], *, dump: bool
     ) -> tuple[list[Any], dict[str, Any]]:
-        signature, adapters = self._schema()
+        schema = self._schema()
+        if not args and schema.keywords is not None:
+            try:  # the usual call, keywords only: all of them checked in one pydantic call
+                return [], _keywords(schema.keywords, kwargs, dump)
+            except (ValidationError, PydanticSerializationError):
+                pass  # the argument-by-argument path below says what is wrong, and where
+        signature, adapters = schema.signature, schema.adapters
         signature.bind(*args, **kwargs)  # TypeError: a missing, unexpected or repeated argument
         names = self._positional_names(signature, len(args))
         converted_args = [self._one(adapters, n, v, dump) for n, v in zip(names, args, strict=True)]
@@ -107,14 +121,31 @@ class Arguments:
             return key
         return next((p.name for p in signature.parameters.values() if p.kind == p.VAR_KEYWORD), key)
 
-    def _schema(self) -> tuple[inspect.Signature, dict[str, TypeAdapter[Any]]]:
+    def _schema(self) -> _Schema:
         if self._built is None:
             self._built = _build(self.fn)
         return self._built
 
 
-def _build(fn: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, TypeAdapter[Any]]]:
-    """The signature without `ctx`, and an adapter per annotated parameter (`*args: T` is each a `T`)."""
+@dataclass(frozen=True)
+class _Schema:
+    signature: inspect.Signature  # without `ctx`
+    adapters: dict[str, TypeAdapter[Any]]  # one per annotated parameter (`*args: T` is each a `T`)
+    keywords: TypeAdapter[Any] | None  # every parameter as one TypedDict; None with *args, **kwargs or `/`
+
+
+def _keywords(adapter: TypeAdapter[Any], kwargs: Mapping[str, Any], dump: bool) -> dict[str, Any]:
+    """The keyword arguments validated together (a missing, unexpected or invalid one: `ValidationError`),
+    in the caller's order."""
+    if dump:
+        converted = adapter.dump_python(adapter.validate_python(kwargs), mode="json")
+    else:
+        converted = adapter.validate_json(orjson.dumps(kwargs))
+    return {key: converted[key] for key in kwargs}
+
+
+def _build(fn: Callable[..., Any]) -> _Schema:
+    """The signature without `ctx`, an adapter per annotated parameter, and all of them as one TypedDict."""
     full = inspect.signature(fn)
     signature = full.replace(parameters=list(full.parameters.values())[1:])
     try:
@@ -128,7 +159,27 @@ def _build(fn: Callable[..., Any]) -> tuple[inspect.Signature, dict[str, TypeAda
                 adapters[name] = TypeAdapter(hints[name])
             except PydanticSchemaGenerationError as exc:
                 raise TypeError(f"{fn.__name__}: parameter {name!r} has a type JSON cannot carry") from exc
-    return signature, adapters
+    return _Schema(signature, adapters, _keywords_adapter(fn.__name__, signature, hints))
+
+
+def _keywords_adapter(
+    name: str, signature: inspect.Signature, hints: dict[str, Any]
+) -> TypeAdapter[Any] | None:
+    """The parameters as one `TypedDict` (required unless defaulted, nothing else allowed), when every one
+    of them can be passed by keyword and there is no `*args` or `**kwargs`."""
+    by_keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    if any(param.kind not in by_keyword for param in signature.parameters.values()):
+        return None
+    fields = {
+        key: (Required if param.default is param.empty else NotRequired)[hints.get(key, Any)]
+        for key, param in signature.parameters.items()
+    }
+    typed = TypedDict(f"{name}_arguments", fields)  # type: ignore[misc]  # built from the signature
+    typed.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    try:
+        return TypeAdapter(typed)
+    except PydanticUserError:  # each parameter has its adapter: the argument-by-argument path serves
+        return None
 
 
 def _validation_message(name: str, exc: ValidationError) -> str:
