@@ -62,6 +62,15 @@ PEERS = {
         ),
         Peer("background", None, _PEERS + "background_app:app", ("true",), "", "fastapi"),
         Peer(
+            "template core",
+            None,
+            _PEERS + "template_app:app",
+            ("true",),
+            "",
+            "arq",
+            {"RATE_LIMIT_ENABLED": "false"},
+        ),
+        Peer(
             "celery",
             "celery",
             _PEERS + "celery_app:app",

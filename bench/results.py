@@ -73,6 +73,7 @@ PEER_HTTP = {
 BG_SYNC = "BackgroundTasks, sync no-op, minimal app (not durable)"
 BG_ASYNC = "BackgroundTasks, async no-op, minimal app (not durable)"
 BARE_MINIMAL = "bare endpoint, minimal app (no middleware)"
+TEMPLATE_CORE = "the template's /signup route and JobQueue, minimal app (no middleware, no rate limit)"
 PICKUP_SIGNUP = "template as shipped: POST /signup to job start"
 DRAIN = {
     "template": "template, every hook on",

@@ -114,6 +114,8 @@ def http_plan(only: str, peers: Sequence[str]) -> tuple[dict[str, Server], dict[
         servers["background"] = _peer_server("background")
         endpoints |= {r.BG_SYNC: ("background", "/signup"), r.BG_ASYNC: ("background", "/signup-async")}
         endpoints[r.BARE_MINIMAL] = ("background", "/bare")
+        servers["template core"] = _peer_server("template core")
+        endpoints[r.TEMPLATE_CORE] = ("template core", "/signup")
         for peer in peers:
             if peer in r.PEER_HTTP:
                 servers[peer] = _peer_server(peer)
