@@ -32,6 +32,7 @@ What keeps this as safe as arq's own claim:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -40,14 +41,17 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from jobs.core import keys, lua
 from jobs.core.internals.transactions import BatchedTransactionPipeline
 
 log = structlog.get_logger("jobs.worker")
 RETRY_KEY_TTL_SECONDS = 88400  # arq's run_job: the try counter's TTL
-# lua/finish.lua as EVAL sends it with each finish (Redis caches it by its hash): the code, not the comments
+# lua/finish.lua, the code without the comments: each finish sends its hash (EVALSHA), and the code itself
+# (EVAL, which caches it again) only when Redis does not know the hash (restarted, or its cache flushed)
 _FINISH = "\n".join(line for line in lua.source("finish").splitlines() if not line.startswith("--"))
+_FINISH_SHA = hashlib.sha1(_FINISH.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass
@@ -222,13 +226,22 @@ class ClaimAwarePipeline(BatchedTransactionPipeline):
         commands = [args for args, _ in self.command_stack]
         flat: list[Any] = [part for args in commands for part in (len(args), *args)]
         claim_keys = (keys.in_progress(job_id), keys.job(job_id))
-        guarded: tuple[Any, ...] = ("EVAL", _FINISH, len(claim_keys), *claim_keys, token, *flat)
-        self.command_stack = [(guarded, {})]
-        replies = await super().execute(raise_on_error)
+        guarded: tuple[Any, ...] = (len(claim_keys), *claim_keys, token, *flat)
+        replies = await self._finish(("EVALSHA", _FINISH_SHA, *guarded), raise_on_error)
+        if replies and isinstance(replies[0], NoScriptError):  # nothing ran: a transaction of this alone
+            replies = await self._finish(("EVAL", _FINISH, *guarded), raise_on_error)
         self.finish_dropped = replies == [0]
         if self.finish_dropped:
             log.warning("a late finish was dropped: another worker claimed the job since", job_id=job_id)
         return [None] * len(commands)  # arq reads no reply of its finish
+
+    async def _finish(self, command: tuple[Any, ...], raise_on_error: bool) -> list[Any]:
+        """Run the guarded finish as this pipeline's one command: a NOSCRIPT error as its reply."""
+        self.command_stack = [(command, {})]
+        try:
+            return await super().execute(raise_on_error)
+        except NoScriptError as unknown:
+            return [unknown]
 
     async def reset(self) -> None:
         self._claim = None
