@@ -62,7 +62,8 @@ async def _read(pool: WakeableRedis, queue: str) -> list[bytes]:
 def _count_reads(pool: WakeableRedis, monkeypatch: pytest.MonkeyPatch) -> list[None]:
     """One entry per run of the claim script (lua/claim.lua) from now on."""
     assert pool.claims is not None
-    script, reads = pool.claims._script, []
+    script = pool.claims._script
+    reads: list[None] = []
 
     async def counted(**kwargs: Any) -> Any:
         reads.append(None)
