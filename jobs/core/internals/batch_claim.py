@@ -32,6 +32,7 @@ What keeps this as safe as arq's own claim:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -40,14 +41,17 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from jobs.core import keys, lua
 from jobs.core.internals.transactions import BatchedTransactionPipeline
 
 log = structlog.get_logger("jobs.worker")
 RETRY_KEY_TTL_SECONDS = 88400  # arq's run_job: the try counter's TTL
-# lua/finish.lua as EVAL sends it with each finish (Redis caches it by its hash): the code, not the comments
+# lua/finish.lua, the code without the comments: a finish sends the code itself (EVAL, which Redis caches)
+# until one has run, then only its hash (EVALSHA), and the code again if Redis forgot it (restarted)
 _FINISH = "\n".join(line for line in lua.source("finish").splitlines() if not line.startswith("--"))
+_FINISH_SHA = hashlib.sha1(_FINISH.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass
@@ -81,6 +85,7 @@ class ClaimBook:
         self._running = running  # the heartbeat renews the claims of these ids
         self._script = redis.register_script(lua.source("claim"))
         self.token = uuid.uuid4().hex[:16]  # names this worker in its claims (`<token>:<try>`)
+        self.finish_cached = False  # a finish sent lua/finish.lua's code: Redis knows its hash
 
     def free_slots(self) -> int:
         return max(0, self.policy.max_jobs - len(self.claims))
@@ -211,24 +216,44 @@ class ClaimAwarePipeline(BatchedTransactionPipeline):
         if self._claim is not None:  # arq's MULTI/PSETEX/EXEC: the claim is already made
             await self.reset()
             return [True]
-        answers = self._book.start(self.command_stack) if self._book is not None else None
+        book = self._book
+        if book is None:
+            return await super().execute(raise_on_error)
+        answers = book.start(self.command_stack)
         if answers is not None:
             await self.reset()
             return answers
-        finishing = self._book.finishing(self.command_stack) if self._book and self.is_transaction else None
+        finishing = book.finishing(self.command_stack) if self.is_transaction else None
         if finishing is None or self.watching:
             return await super().execute(raise_on_error)
         job_id, token = finishing
         commands = [args for args, _ in self.command_stack]
         flat: list[Any] = [part for args in commands for part in (len(args), *args)]
         claim_keys = (keys.in_progress(job_id), keys.job(job_id))
-        guarded: tuple[Any, ...] = ("EVAL", _FINISH, len(claim_keys), *claim_keys, token, *flat)
-        self.command_stack = [(guarded, {})]
-        replies = await super().execute(raise_on_error)
+        guarded: tuple[Any, ...] = (len(claim_keys), *claim_keys, token, *flat)
+        replies = await self._finish(book, guarded, raise_on_error)
         self.finish_dropped = replies == [0]
         if self.finish_dropped:
             log.warning("a late finish was dropped: another worker claimed the job since", job_id=job_id)
         return [None] * len(commands)  # arq reads no reply of its finish
+
+    async def _finish(self, book: ClaimBook, guarded: tuple[Any, ...], raise_on_error: bool) -> list[Any]:
+        """Run lua/finish.lua as this pipeline's one command; its hash if Redis knows it, else its code."""
+        if book.finish_cached:
+            replies = await self._run_alone(("EVALSHA", _FINISH_SHA, *guarded), raise_on_error)
+            if not (replies and isinstance(replies[0], NoScriptError)):
+                return replies
+        replies = await self._run_alone(("EVAL", _FINISH, *guarded), raise_on_error)
+        book.finish_cached = True
+        return replies
+
+    async def _run_alone(self, command: tuple[Any, ...], raise_on_error: bool) -> list[Any]:
+        """A transaction of this one command: a NOSCRIPT error is its reply (nothing ran)."""
+        self.command_stack = [(command, {})]
+        try:
+            return await super().execute(raise_on_error)
+        except NoScriptError as unknown:
+            return [unknown]
 
     async def reset(self) -> None:
         self._claim = None

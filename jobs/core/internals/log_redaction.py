@@ -34,7 +34,11 @@ class HideJobArguments(logging.Filter):
 class OnlyAtDebug(logging.Filter):
     """On arq's logger: its job start and success lines only when it logs at DEBUG."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._arq = logging.getLogger(ARQ_LOGGER)  # looked up once: getLogger takes logging's lock
+
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg in (JOB_START_FORMAT, JOB_SUCCESS_FORMAT):
-            return logging.getLogger(ARQ_LOGGER).isEnabledFor(logging.DEBUG)
+            return self._arq.isEnabledFor(logging.DEBUG)
         return True

@@ -60,7 +60,8 @@ class ResultTap:
         return self._pending.pop(job_id, None)
 
     def put_back(self, letters: list[dead_letters.DeadLetter]) -> None:
-        self._pending = {**{letter.job_id: letter for letter in letters}, **self._pending}
+        if letters:  # every pipeline's reset puts back what it queued: almost always nothing
+            self._pending = {**{letter.job_id: letter for letter in letters}, **self._pending}
 
     def recorded(self, letter: dead_letters.DeadLetter) -> None:
         self._untrimmed = True
@@ -89,7 +90,7 @@ class TappedPipeline(ClaimAwarePipeline):
 
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         queued = super().execute_command(*args, **kwargs)
-        if self.is_transaction and len(args) > 1 and str(args[0]).upper() == "SET":
+        if self._tap.pending and self.is_transaction and len(args) > 1 and str(args[0]).upper() == "SET":
             job_id = keys.job_id_of_result(args[1])
             letter = self._tap.take(job_id) if job_id else None
             if letter is not None:

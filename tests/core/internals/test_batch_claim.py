@@ -44,8 +44,14 @@ async def worker_pool(settings: Settings, redis_client: redis.asyncio.Redis) -> 
 
 
 async def _commands(client: redis.asyncio.Redis, name: str) -> int:
+    """How many `name` commands Redis ran (a call that failed, e.g. an EVALSHA of an unknown script, not)."""
     stats: dict[str, dict[str, int]] = await client.info("commandstats")
-    return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+    stat = stats.get(f"cmdstat_{name}", {})
+    return int(stat.get("calls", 0)) - int(stat.get("failed_calls", 0))
+
+
+async def _scripts_run(client: redis.asyncio.Redis) -> int:
+    return await _commands(client, "eval") + await _commands(client, "evalsha")
 
 
 async def _read(pool: WakeableRedis, queue: str) -> list[bytes]:
@@ -53,17 +59,66 @@ async def _read(pool: WakeableRedis, queue: str) -> list[bytes]:
     return list(ids)
 
 
+def _count_reads(pool: WakeableRedis, monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One entry per run of the claim script (lua/claim.lua) from now on."""
+    assert pool.claims is not None
+    script = pool.claims._script
+    reads: list[None] = []
+
+    async def counted(**kwargs: Any) -> Any:
+        reads.append(None)
+        return await script(**kwargs)
+
+    monkeypatch.setattr(pool.claims, "_script", counted)
+    return reads
+
+
 async def test_arqs_own_worker_runs_batch_claimed_jobs_without_its_claim_round_trips(
-    settings: Settings, worker_pool: WakeableRedis, pool: ArqRedis, redis_client: redis.asyncio.Redis
+    settings: Settings,
+    worker_pool: WakeableRedis,
+    pool: ArqRedis,
+    redis_client: redis.asyncio.Redis,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for n in range(7):
         await Enqueuer(pool).enqueue_job("noted", n, _job_id=f"job-{n}")
     watches_before = await _commands(redis_client, "watch")
-    evals_before = await _commands(redis_client, "eval")
+    scripts_before = await _scripts_run(redis_client)
+    reads = _count_reads(worker_pool, monkeypatch)
 
-    worker = Worker(
+    await _noted_worker(settings, worker_pool).main()
+
+    ran = sorted(raw.decode() for raw in await redis_client.lrange("test:ran", 0, -1))  # type: ignore[misc]
+    assert ran == [f"job-{n}:1:{n}" for n in range(7)]  # each once, on its first try
+    assert await _commands(redis_client, "watch") == watches_before  # arq's claim never reached Redis
+    assert (
+        await _scripts_run(redis_client) == scripts_before + len(reads) + 7
+    )  # each finish checked its claim
+    assert worker_pool.claims is not None
+    assert worker_pool.claims.claims == {}
+    assert worker_pool.running == set()
+
+
+async def test_a_finish_runs_after_redis_forgets_its_script(
+    settings: Settings, worker_pool: WakeableRedis, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    await Enqueuer(pool).enqueue_job("noted", 1, _job_id="before")
+    await _noted_worker(settings, worker_pool).main()
+    await redis_client.script_flush()  # a restarted Redis: the finish's EVALSHA gets NOSCRIPT
+    await Enqueuer(pool).enqueue_job("noted", 2, _job_id="after")
+
+    await _noted_worker(settings, worker_pool).main()
+
+    assert await _ran(redis_client) == ["before:1:1", "after:1:2"]
+    assert await redis_client.exists(keys.result("after"))
+    assert not await redis_client.exists(keys.in_progress("after"), keys.job("after"))
+    assert await redis_client.zscore(settings.queue_name, "after") is None
+
+
+def _noted_worker(settings: Settings, pool: WakeableRedis) -> Worker:
+    return Worker(
         [func(noted, name="noted")],
-        redis_pool=worker_pool,
+        redis_pool=pool,
         queue_name=settings.queue_name,
         burst=True,
         handle_signals=False,
@@ -73,15 +128,6 @@ async def test_arqs_own_worker_runs_batch_claimed_jobs_without_its_claim_round_t
         job_serializer=serialize,
         job_deserializer=deserialize,
     )
-    await worker.main()
-
-    ran = sorted(raw.decode() for raw in await redis_client.lrange("test:ran", 0, -1))  # type: ignore[misc]
-    assert ran == [f"job-{n}:1:{n}" for n in range(7)]  # each once, on its first try
-    assert await _commands(redis_client, "watch") == watches_before  # arq's claim never reached Redis
-    assert await _commands(redis_client, "eval") == evals_before + 7  # each finish checked its claim
-    assert worker_pool.claims is not None
-    assert worker_pool.claims.claims == {}
-    assert worker_pool.running == set()
 
 
 async def test_a_read_claims_no_more_jobs_than_the_worker_has_free_slots(
