@@ -229,9 +229,13 @@ def peer_gap_notes(res: Results, unmet: set[str]) -> list[str]:
             f"(metrics, recent jobs) {costs[1]}, the `@job` wrapper (log context, retries, metrics) "
             f"{costs[2]}{missing}. Claims are already batched (one Lua call per queue read answers "
             "arq's claim and run_job reads, `jobs/core/internals/batch_claim.py`) and the finishes of "
-            "one loop turn leave in one write; what is left is arq's own per-job task (a shielded "
-            "finish, two hooks) and the one log line. On a shared machine, read the per-round ratios: "
-            "no-op throughput moves more between rounds than most of these margins."
+            "one loop turn leave in one write, each an EVALSHA; what is left is arq's own per-job task "
+            "(a shielded finish, a copied ctx, two hooks), redis-py's encoding of each finish, and the "
+            "one log line. What would close it, not taken: writing our lines straight to the stream "
+            "instead of through `logging` (a team's handlers would stop seeing them), and arq's two "
+            "per-job DEBUG lines dropped before their `LogRecord` is built (a logger subclass on arq's "
+            "logger). On a shared machine, read the per-round ratios: no-op throughput moves more "
+            "between rounds than most of these margins."
         )
     if any(w.startswith("pickup") for w in unmet):
         signup, direct = _pooled(res, r.PICKUP_SIGNUP), _pooled(res, r.PICKUP_TEMPLATE)
