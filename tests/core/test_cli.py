@@ -242,10 +242,12 @@ def silent_port() -> Iterator[int]:
 async def test_an_unreachable_redis_fails_within_about_two_seconds_with_one_line(
     settings: Settings, server: str, request: pytest.FixtureRequest
 ) -> None:
-    """Interpreter start and imports (half a second on a quiet machine) plus one short timeout
-    (`REDIS_SOCKET_TIMEOUT_SECONDS`, 1 s by default); the CLI never retries."""
+    """Beyond interpreter start and imports, one short timeout (`REDIS_SOCKET_TIMEOUT_SECONDS`, 1 s by
+    default): the CLI never retries. Start and imports are timed by `--help`, just before, since they
+    alone take from under one second to several on a loaded machine."""
     port = request.getfixturevalue("silent_port") if server == "silent" else _closed_port()
     away = settings.model_copy(update={"redis_url": f"redis://user:secret@127.0.0.1:{port}/0"})
+    start_and_imports = cli(away, "--help").seconds
 
     ran = cli(away, "queues")
 
@@ -253,7 +255,7 @@ async def test_an_unreachable_redis_fails_within_about_two_seconds_with_one_line
     assert ran.err.startswith(f"error: Redis at redis://127.0.0.1:{port}/0 is unreachable")
     assert ran.err.count("\n") == 1
     assert "secret" not in ran.err
-    assert ran.seconds < 3.5  # about 2 s on a quiet machine; imports alone take 1 s or more under load
+    assert ran.seconds - start_and_imports < 2.0  # one 1 s timeout, with room for a busy machine
 
 
 def _closed_port() -> int:
