@@ -4,9 +4,9 @@ try given back. The arq behaviour they rewrite is pinned in test_arq_contract.py
 from __future__ import annotations
 
 import redis.asyncio
+from arqkit import keys
+from arqkit.internals.claims import cap_claims, claim_seconds, refund_try, renewal_seconds, shorten_claim
 
-from jobs.core import keys
-from jobs.core.internals.claims import cap_claims, claim_seconds, refund_try, renewal_seconds, shorten_claim
 from settings import Settings
 
 QUEUE = "arq:queue"
