@@ -109,9 +109,20 @@ async def page(redis: Redis, limit: int, cursor: str | None) -> DeadLetterPage:
     return DeadLetterPage(items=items, next_cursor=next_cursor)
 
 
-async def ids_since(redis: Redis, since_seconds: int) -> list[str]:
-    cutoff_ms = int((time.time() - since_seconds) * 1000)
-    return [raw.decode() for raw in await redis.zrangebyscore(keys.DEAD_LETTERS, cutoff_ms, "+inf")]
+def window_bounds(since_seconds: int, until_ms: int | None) -> tuple[int, int]:
+    """The letters that failed from `since_seconds` ago up to `until_ms` (default: now), in ms."""
+    now_ms = int(time.time() * 1000)
+    return now_ms - since_seconds * 1000, now_ms if until_ms is None else until_ms
+
+
+async def ids_between(redis: Redis, from_ms: int, until_ms: int, limit: int) -> list[str]:
+    """The oldest `limit` letters that failed in [from_ms, until_ms]."""
+    rows = await redis.zrangebyscore(keys.DEAD_LETTERS, from_ms, until_ms, start=0, num=limit)
+    return [raw.decode() for raw in rows]
+
+
+async def count_between(redis: Redis, from_ms: int, until_ms: int) -> int:
+    return int(await redis.zcount(keys.DEAD_LETTERS, from_ms, until_ms))
 
 
 async def remove(redis: Redis, job_id: str) -> None:

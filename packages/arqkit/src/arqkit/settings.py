@@ -29,6 +29,9 @@ class QueueSettings(BaseSettings):
     # redis://, rediss:// (TLS), unix://, or redis+sentinel:// (rediss+sentinel://: TLS), see SentinelURL.
     redis_url: str = Field("redis://127.0.0.1:6379/0", pattern=r"^(redis|rediss|unix|rediss?\+sentinel)://")
     admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
+    # Keys every job id the service derives (idempotent charges, replays: arqkit/job_ids.py), so that no
+    # one can compute another's job id. Empty: a fixed development key, refused in production.
+    job_id_secret: SecretStr = SecretStr("")
 
     log_format: Literal["json", "console"] | None = None  # None: json in production, console otherwise
     log_level: str = "INFO"
@@ -143,6 +146,14 @@ class QueueSettings(BaseSettings):
                     f"ADMIN_TOKEN is too weak for ENVIRONMENT=production: {weakness} "
                     "(make one with `openssl rand -hex 32`)"
                 )
+            secret = self.job_id_secret.get_secret_value()
+            if weakness := admin_token_weakness(secret):
+                raise ValueError(
+                    f"JOB_ID_SECRET is too weak for ENVIRONMENT=production: {weakness} "
+                    "(make one with `openssl rand -hex 32`)"
+                )
+            if secret == self.admin_token.get_secret_value():
+                raise ValueError("JOB_ID_SECRET must differ from ADMIN_TOKEN (they are rotated apart)")
         return self
 
 
