@@ -128,6 +128,11 @@ class QueueAdmin:
             raise JobNotFound(job_id)
         return JobDetail(job_id=job_id, status=status, failed_tries=failed_tries, dead_letter=letter)
 
+    async def abort(self, job_id: str) -> None:
+        """Any job, the service's own included (the public `DELETE /jobs/{id}` refuses cron ticks)."""
+        await self.queue.abort(job_id)
+        log.warning("job aborted by an operator", job_id=job_id)
+
     async def dead_letters(self, limit: int, cursor: str | None) -> DeadLetterPage:
         with unavailable_on_redis_error():
             return await dead_letters.page(self.redis, limit, cursor)

@@ -120,7 +120,7 @@ class JobQueue:
         """A queue whose next enqueue uses the job id that `key` maps to (see `idempotency.py`)."""
         with unavailable_on_redis_error():
             job_id = await idempotency.job_id_for(
-                self.redis, scope, key, body, self.settings.idempotency_ttl_seconds
+                self.redis, scope, key, body, self.settings.idempotency_ttl_seconds, self.settings
             )
         return self.with_options(job_id=job_id)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import Field, SecretStr, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -155,6 +155,17 @@ class QueueSettings(BaseSettings):
             if secret == self.admin_token.get_secret_value():
                 raise ValueError("JOB_ID_SECRET must differ from ADMIN_TOKEN (they are rotated apart)")
         return self
+
+
+def refuse_missing_urls_in_production(settings: QueueSettings, *names: str) -> None:
+    """For a service's own settings (a provider's URL): in production each of `names` must be an http(s)
+    URL with a host. An empty one would fail every job that uses it, retried until it is dead-lettered."""
+    if settings.environment != "production":
+        return
+    for name in names:
+        url = urlsplit(str(getattr(settings, name)))
+        if url.scheme not in {"http", "https"} or not url.hostname:
+            raise ValueError(f"{name.upper()} must be an http(s) URL in ENVIRONMENT=production")
 
 
 def admin_token_weakness(token: str) -> str | None:

@@ -14,7 +14,8 @@ from typing import Annotated
 from fastapi import Header, HTTPException, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from arqkit import JobQueue, QueueUnavailable, watch
+from arqkit import JobQueue, QueueUnavailable, job_ids, watch
+from arqkit.errors import JobNotFound
 from arqkit.settings import QueueSettings
 from arqkit.web.openapi import JOB_STATUS, Responses, event_stream
 
@@ -50,6 +51,8 @@ class JobEventStreams:
                 status.HTTP_503_SERVICE_UNAVAILABLE, "too many open event streams", {"Retry-After": "1"}
             )
         now = await watch.current(queue, job_id)  # an unknown id is a 404 before the stream starts
+        if job_ids.is_internal(queue.registry, job_id, now.status.function):
+            raise JobNotFound(job_id)  # the service's own job (a cron tick): admin only
         if now.final and now.id == last_event_id:
             return Response(status_code=status.HTTP_204_NO_CONTENT)
         return StreamingResponse(
