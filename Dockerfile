@@ -60,4 +60,8 @@ EXPOSE 8000
 
 # The worker: `arq jobs.WorkerSettings`. Both handle SIGTERM (exec form: the process is PID 1).
 # --no-proxy-headers: TRUSTED_PROXIES alone decides whose X-Forwarded-For the API believes.
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]
+# --http arqkit.web.server:HttpProtocol: header size, count and read-time limits, connections per address
+# and per process below the open-file limit (it raises the soft limit to the hard one itself);
+# --limit-concurrency: connections and requests per process; --timeout-keep-alive: idle keep-alive (s).
+CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", \
+     "--http", "arqkit.web.server:HttpProtocol", "--limit-concurrency", "1000", "--timeout-keep-alive", "5"]

@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 ROOT = _bootstrap.ROOT
 HOST = "127.0.0.1"
 API_PORT = 8000
+# The HTTP server's limits, as the Dockerfile's CMD sets them (arqkit/web/server.py).
+HTTP_LIMITS = [
+    "--http",
+    "arqkit.web.server:HttpProtocol",
+    "--limit-concurrency",
+    "1000",
+    "--timeout-keep-alive",
+    "5",
+]
 MAIL_SINK_PORT = 8025
 REDIS_PORT = 6379
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -152,7 +161,14 @@ def start_services(stack: DevStack, redis_url: str) -> None:
     env.setdefault("EMAIL_API_URL", f"http://{HOST}:{MAIL_SINK_PORT}/send")
     listen = ["--host", HOST, "--port"]
     stack.spawn("mail sink", [sys.executable, "-m", "devtools.mailsink", *listen, str(MAIL_SINK_PORT)], env)
-    api = [str(bin_dir / "uvicorn"), "api.main:app", "--no-proxy-headers", *listen, str(API_PORT)]
+    api = [
+        str(bin_dir / "uvicorn"),
+        "api.main:app",
+        "--no-proxy-headers",
+        *listen,
+        str(API_PORT),
+        *HTTP_LIMITS,
+    ]
     stack.spawn("api", api, env)  # --no-proxy-headers: TRUSTED_PROXIES alone decides whom to believe
     stack.spawn("worker", [str(bin_dir / "arq"), "jobs.WorkerSettings"], env)
 

@@ -108,6 +108,15 @@ class QueueSettings(BaseSettings):
     # One stream's life; the client then reconnects (a shutting-down server waits for open streams).
     job_events_max_seconds: float = Field(15.0, gt=0)
     job_events_max_streams: int = Field(1000, gt=0)  # open streams per API process
+    job_wait_max_polls: int = Field(200, gt=0)  # long polls (GET /jobs/{id}?wait=N) per API process
+
+    # The HTTP server's own limits (arqkit.web.server, `uvicorn --http arqkit.web.server:HttpProtocol`).
+    http_max_header_bytes: int = Field(16 * 1024, gt=0)  # request line and headers; past it: 431
+    http_max_headers: int = Field(100, gt=0)
+    # A request's headers must be complete this long after its connection (or first byte): slowloris.
+    http_header_timeout_seconds: float = Field(10.0, gt=0)
+    # Open connections from one peer address per process (0: no limit); TRUSTED_PROXIES are exempt.
+    http_max_connections_per_address: int = Field(100, ge=0)
 
     @property
     def effective_log_format(self) -> Literal["json", "console"]:

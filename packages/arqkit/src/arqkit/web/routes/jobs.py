@@ -27,15 +27,19 @@ JobStreamsDep = Annotated[JobEventStreams, Depends(get_job_streams)]
 
 
 @router.get("/{job_id}", dependencies=[RateLimit("status")], responses=JOB_STATUS)
-async def get_job(job_id: JobId, queue: QueueDep, settings: SettingsDep, wait: WaitSeconds = 0) -> JobStatus:
-    """With `wait=N`: answers as soon as the status differs from what it was when asked, else after N s."""
+async def get_job(
+    job_id: JobId, queue: QueueDep, settings: SettingsDep, watchers: JobStreamsDep, wait: WaitSeconds = 0
+) -> JobStatus:
+    """With `wait=N`: answers as soon as the status differs from what it was when asked, else after N s.
+    At most `JOB_WAIT_MAX_POLLS` long polls per API process at once (then 503), counted before Redis."""
     refuse_internal(queue, job_id)
-    found = await public_status(queue, job_id)
     if not wait:
-        return found
-    change = await watch.next_change(
-        queue, job_id, wait_seconds=wait, poll_seconds=settings.job_watch_poll_seconds
-    )
+        return await public_status(queue, job_id)
+    with watchers.long_polls.enter():
+        await public_status(queue, job_id)
+        change = await watch.next_change(
+            queue, job_id, wait_seconds=wait, poll_seconds=settings.job_watch_poll_seconds
+        )
     return change.status
 
 
