@@ -38,7 +38,7 @@ def shipped_flags() -> list[str]:
     """The Dockerfile CMD's uvicorn flags after the app, less host and port (the test picks its own)."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     cmd = json.loads(re.search(r"^CMD (\[.*\])", text, re.M).group(1))  # type: ignore[union-attr]
-    flags = cmd[2:]
+    flags: list[str] = cmd[2:]
     for name in ("--host", "--port"):
         index = flags.index(name)
         del flags[index : index + 2]
@@ -49,9 +49,10 @@ def shipped_flags() -> list[str]:
 def shipped_api(
     settings: Settings,
     log_path: Path,
+    *,
     flags: list[str] | None = None,
     open_files: int | None = None,
-    **env: str,
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, int]]:
     port = free_port()
     command = [str(BIN / "uvicorn"), "api.main:app", "--host", "0.0.0.0", "--port", str(port)]
@@ -65,7 +66,7 @@ def shipped_api(
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**settings_env(settings), **env},
+            env={**settings_env(settings), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=limit_files,
@@ -121,7 +122,7 @@ def test_headers_too_large_or_too_many_are_431(settings: Settings, tmp_path: Pat
 
 
 def test_silent_and_slowloris_connections_are_closed(settings: Settings, tmp_path: Path) -> None:
-    with shipped_api(settings, tmp_path / "api.log", HTTP_HEADER_TIMEOUT_SECONDS="1") as (_, port):
+    with shipped_api(settings, tmp_path / "api.log", env={"HTTP_HEADER_TIMEOUT_SECONDS": "1"}) as (_, port):
         silent = socket.create_connection(("127.0.0.1", port), timeout=5)
         slow = socket.create_connection(("127.0.0.1", port), timeout=5)
         started = time.monotonic()
@@ -214,7 +215,7 @@ def flood_then_victim(port: int, attackers: int, victims: int = 20) -> dict[str,
 
 def test_a_flood_from_one_address_leaves_other_addresses_served(settings: Settings, tmp_path: Path) -> None:
     env = {"HTTP_MAX_CONNECTIONS_PER_ADDRESS": "50"}
-    with shipped_api(settings, tmp_path / "api.log", open_files=OPEN_FILES, **env) as (_, port):
+    with shipped_api(settings, tmp_path / "api.log", open_files=OPEN_FILES, env=env) as (_, port):
         seen = flood_then_victim(port, attackers=400)
     print(f"\nflood, shipped flags, nofile {OPEN_FILES}: {seen}")
 
@@ -230,7 +231,7 @@ async def test_long_polls_and_streams_are_capped_per_process_at_admission(
     job = await job_queue.enqueue(generate_report, user_id=1, month="2026-01")  # no worker: stays queued
     env = {"JOB_WAIT_MAX_POLLS": "5", "JOB_EVENTS_MAX_STREAMS": "5", "JOB_EVENTS_MAX_SECONDS": "2"}
     path = f"/jobs/{job.job_id}" + ("?wait=2" if shape == "long poll" else "/events")
-    with shipped_api(settings, tmp_path / "api.log", **env) as (url, _):
+    with shipped_api(settings, tmp_path / "api.log", env=env) as (url, _):
         limits = httpx.Limits(max_connections=100)
         async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
 
@@ -253,5 +254,8 @@ if __name__ == "__main__":  # the before/after figures: `python -m tests.e2e.tes
         base = Settings(environment="test", redis_url=redis.url, rate_limit_enabled=False)
         old = ["--no-proxy-headers"]
         for label, flags in (("before (main's CMD flags)", old), ("after (shipped flags)", None)):
-            with shipped_api(base, Path("/tmp/flood-api.log"), flags, OPEN_FILES) as (_, port):
+            with shipped_api(base, Path("/tmp/flood-api.log"), flags=flags, open_files=OPEN_FILES) as (
+                _,
+                port,
+            ):
                 print(label, shlex.join(flags or shipped_flags()), flood_then_victim(port, 400))
