@@ -17,6 +17,7 @@ import resource
 import shlex
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -247,15 +248,89 @@ async def test_long_polls_and_streams_are_capped_per_process_at_admission(
     assert codes.count(503) >= 35, codes
 
 
+VICTIM = """
+import json, sys, time, httpx
+times = []
+with httpx.Client(base_url=sys.argv[1], timeout=10) as client:
+    for n in range(int(sys.argv[2])):
+        started = time.monotonic()
+        try:
+            ok = client.post("/signup", json={"email": f"v{n}@example.com", "name": "V"}).status_code == 202
+        except httpx.HTTPError:
+            ok = False
+        elapsed = time.monotonic() - started
+        times.append(elapsed if ok else -elapsed)
+print(json.dumps(times))
+"""
+
+
+async def long_polls_then_victim(
+    url: str, job_id: str, per_address: int, victims: int = 21
+) -> dict[str, float]:
+    """`per_address` long polls (`?wait=5`) from each of 127.0.0.2-4, then `victims` signups from
+    127.0.0.1 one after another while they wait: how many were 202, their median and slowest seconds."""
+    pollers = [
+        httpx.AsyncClient(
+            base_url=url,
+            timeout=15,
+            transport=httpx.AsyncHTTPTransport(local_address=f"127.0.0.{n}"),
+            limits=httpx.Limits(max_connections=per_address),
+        )
+        for n in (2, 3, 4)
+    ]
+
+    async def poll(client: httpx.AsyncClient) -> int:
+        try:
+            return (await client.get(f"/jobs/{job_id}", params={"wait": 5})).status_code
+        except httpx.HTTPError:
+            return 0
+
+    polls = [asyncio.create_task(poll(client)) for client in pollers for _ in range(per_address)]
+    await asyncio.sleep(1.0)  # let them all be admitted (or refused)
+    # The victim in a process of its own: this loop, busy with the pollers, must not slow it down.
+    victim = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", VICTIM, url, str(victims), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await victim.communicate()
+    times: list[float] = json.loads(out)
+    accepted = sum(1 for t in times if t >= 0)
+    times = sorted(abs(t) for t in times)
+    codes = await asyncio.gather(*polls)
+    for client in pollers:
+        await client.aclose()
+    times.sort()
+    return {
+        "victims_202": accepted,
+        "victims": victims,
+        "p50": round(times[len(times) // 2], 3),
+        "slowest": round(times[-1], 3),
+        "polls_200": codes.count(200),
+        "polls_503": codes.count(503),
+    }
+
+
+async def test_a_crowd_of_long_polls_leaves_other_clients_served(
+    settings: Settings, tmp_path: Path, job_queue: JobQueue
+) -> None:
+    job = await job_queue.enqueue(generate_report, user_id=1, month="2026-02")  # no worker: stays queued
+    env = {"HTTP_MAX_CONNECTIONS_PER_ADDRESS": "0"}  # the long-poll cap alone: 300 at once, 200 admitted
+    with shipped_api(settings, tmp_path / "api.log", env=env) as (url, _):
+        seen = await long_polls_then_victim(url, job.job_id, per_address=100)
+    print(f"\nlong polls, shipped flags: {seen}")
+
+    assert seen["victims_202"] == seen["victims"], seen
+    assert seen["polls_503"] >= 90, seen  # JOB_WAIT_MAX_POLLS=200 of the 300
+
+
 if __name__ == "__main__":  # the before/after figures: `python -m tests.e2e.test_connection_limits`
     from arqkit.redis_server import RedisServer
 
-    with RedisServer() as redis:
+    with RedisServer() as redis:  # the flood only: the long polls' "before" needs main's code
         base = Settings(environment="test", redis_url=redis.url, rate_limit_enabled=False)
-        old = ["--no-proxy-headers"]
-        for label, flags in (("before (main's CMD flags)", old), ("after (shipped flags)", None)):
-            with shipped_api(base, Path("/tmp/flood-api.log"), flags=flags, open_files=OPEN_FILES) as (
-                _,
-                port,
-            ):
+        for label, flags in (
+            ("before (main's CMD flags)", ["--no-proxy-headers"]),
+            ("after (shipped)", None),
+        ):
+            log_path = Path("/tmp/flood-api.log")
+            with shipped_api(base, log_path, flags=flags, open_files=OPEN_FILES) as (_, port):
                 print(label, shlex.join(flags or shipped_flags()), flood_then_victim(port, 400))
