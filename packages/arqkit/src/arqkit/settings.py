@@ -3,6 +3,7 @@ model extends it (`class Settings(QueueSettings)`) and adds its fields; the mach
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -92,6 +93,10 @@ class QueueSettings(BaseSettings):
 
     # Observability (docs/observability.md): metrics are batched in each process and flushed to Redis.
     metrics_flush_seconds: float = Field(1.0, gt=0)
+    # GET /metrics: open to all while both are unset. Else a scrape needs `Authorization: Bearer
+    # $METRICS_TOKEN`, or to come from one of these networks (the client address as TRUSTED_PROXIES tell).
+    metrics_token: SecretStr | None = None
+    metrics_allowed_networks: list[str] = []
     recent_jobs_max: int = Field(1000, gt=0)  # finished jobs listed per status in the admin API
     admin_session_seconds: int = Field(8 * 3600, gt=0)
     # Wrong admin tokens (login form or bearer) per client address; then 429 until the window frees.
@@ -135,6 +140,13 @@ class QueueSettings(BaseSettings):
         if "+sentinel://" in url:
             SentinelURL.parse(url)  # raises ValueError saying what is wrong
         return url
+
+    @field_validator("metrics_allowed_networks")
+    @classmethod
+    def _networks_are_well_formed(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            ipaddress.ip_network(network, strict=False)  # raises ValueError saying what is wrong
+        return networks
 
     @model_validator(mode="after")
     def _replica_wait_fits_the_request_budget(self) -> QueueSettings:
