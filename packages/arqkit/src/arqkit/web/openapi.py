@@ -86,6 +86,13 @@ JOB_ABORT: Responses = {
     **RATE_LIMITED,
     **UNAVAILABLE,
 }
+METRICS_GUARD: Responses = {
+    401: _error(
+        "METRICS_TOKEN is set, and no token or another one was sent.",
+        {"WWW-Authenticate": _header("`Bearer`", "string")},
+    ),
+    403: _error("METRICS_ALLOWED_NETWORKS is set, and the client is in none of them."),
+}
 FORBIDDEN: Responses = {403: _error("A write authenticated by the session cookie came from another origin.")}
 ADMIN: Responses = UNAUTHORIZED | RATE_LIMITED | UNAVAILABLE  # 429: too many wrong tokens from one address
 ADMIN_WRITE: Responses = FORBIDDEN  # a cookie-authenticated write from another origin

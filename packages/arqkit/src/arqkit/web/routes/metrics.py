@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from arqkit import QueueUnavailable
 from arqkit.web.deps import QueueAdminDep, SettingsDep
-from arqkit.web.openapi import UNAVAILABLE, plain_text
+from arqkit.web.openapi import METRICS_GUARD, UNAVAILABLE, plain_text
 from arqkit.web.prometheus import render
 from arqkit.web.rate_limit import ApiRateLimiter
 
@@ -56,10 +56,7 @@ async def scraper_allowed(
     "/metrics",
     response_class=Response,
     dependencies=[Depends(scraper_allowed)],
-    responses=plain_text(CONTENT_TYPE_LATEST, "Prometheus text.")
-    | UNAVAILABLE
-    | {401: {"description": "METRICS_TOKEN is set and none or another was sent."}}
-    | {403: {"description": "METRICS_ALLOWED_NETWORKS is set and the client is not in it."}},
+    responses=plain_text(CONTENT_TYPE_LATEST, "Prometheus text.") | UNAVAILABLE | METRICS_GUARD,
 )
 async def prometheus_metrics(admin: QueueAdminDep) -> Response:
     """Queue depth per queue, jobs by outcome, job and HTTP histograms (docs/observability.md). 200 with
