@@ -71,9 +71,12 @@ def dev_run(redis_server: RedisServer, tmp_path: Path) -> Iterator[DevRun]:
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     run = DevRun(process, [api_port, mail_port], [])
+
+    def started_or_exited() -> bool:
+        return "Press Ctrl-C" in log.read_text() or process.poll() is not None
+
     try:
-        started = lambda: "Press Ctrl-C" in log.read_text() or process.poll() is not None  # noqa: E731
-        _wait("the banner", started, STARTUP_TIMEOUT_SECONDS)
+        _wait("the banner", started_or_exited, STARTUP_TIMEOUT_SECONDS)
         assert process.poll() is None, log.read_text()
         run.children = descendants(process.pid)
         yield run
