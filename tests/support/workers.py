@@ -22,6 +22,17 @@ async def record_tick(ctx: Ctx) -> None:
     await ctx.redis.hincrby(TICKS, ctx.job_id, 1)
 
 
+@job(max_tries=1, cron=Cron(minute=0, catch_up_seconds=3600))
+async def hourly_with_catch_up(ctx: Ctx) -> None:
+    """Hourly; a worker that starts runs the last hour's tick if no worker ran it."""
+    await ctx.redis.hincrby(TICKS, ctx.job_id, 1)
+
+
+@job(max_tries=1, cron=Cron(minute=0))
+async def hourly_without_catch_up(ctx: Ctx) -> None:
+    await ctx.redis.hincrby(TICKS, ctx.job_id, 1)
+
+
 @job(max_tries=1, timeout_seconds=0.3)
 async def outlives_its_timeout(ctx: Ctx) -> None:
     await asyncio.sleep(30)
@@ -56,6 +67,7 @@ async def count_execution(ctx: Ctx, n: int) -> None:
 
 
 CronEverySecond = build_worker_settings(get_settings(), Registry([record_tick]))
+CronCatchUp = build_worker_settings(get_settings(), Registry([hourly_with_catch_up, hourly_without_catch_up]))
 WithTestJobs = build_worker_settings(get_settings(), Registry([outlives_its_timeout, sleeps_on_its_only_try]))
 WithCappedWork = build_worker_settings(get_settings(), Registry([capped_work]))
 # The example jobs (payments for the idempotency check), a cron that fires every second, the counting no-op.
