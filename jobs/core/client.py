@@ -31,7 +31,6 @@ from jobs.core.internals.layout import aborted_result, read_job
 from jobs.core.job import JobDefinition
 from jobs.core.priorities import Priority
 from jobs.core.registry import Registry
-from jobs.core.serializer import META_KWARG
 from jobs.core.sliding_window import Admission, Decision
 from jobs.core.status import JobStatus, read_status
 from settings import Settings
@@ -150,11 +149,12 @@ class JobQueue:
             written = await self._enqueuer.write(  # one round trip; wakes an idle worker
                 function,
                 tuple(args),
-                {**kwargs, META_KWARG: meta},
+                dict(kwargs),
                 job_id=options.job_id,
                 queue_name=queue_name,
                 defer_by=options.defer_by,
                 admission=options.admission,
+                meta=meta,
             )
         if written.admission is not None and not written.admission.admitted:
             assert options.admission is not None

@@ -12,9 +12,13 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 import redis.asyncio
+import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.jobs import Job
 
 from jobs.core import keys
+from jobs.core.client import JobQueue
+from jobs.email import send_welcome_email
 from settings import Settings
 from tests.support import WorkerProcess, wait_for, wait_for_status
 from tests.support.stock_arq import RELEASE, RUNS, dumps
@@ -68,6 +72,27 @@ async def test_a_job_a_stock_arq_client_enqueues_starts_within_the_idle_wait_wit
     started = await wait_for(started_at, timeout=10, what="the job to start")
 
     assert float(started) - enqueued < settings.worker_idle_wait_seconds + 0.5
+
+
+async def test_a_stock_arq_worker_runs_a_job_our_client_enqueued_with_its_meta(
+    start_worker: Callable[..., WorkerProcess],
+    job_queue: JobQueue,
+    stock_client: ArqRedis,
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    structlog.contextvars.bind_contextvars(request_id="req-from-the-api")
+    try:
+        enqueued = await job_queue.enqueue(send_welcome_email, email="ada@example.com", name="Ada")
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    stored = json.loads(await redis_client.get(keys.job(enqueued.job_id)) or b"{}")
+    start_worker(STOCK_WORKER)
+
+    result = await Job(enqueued.job_id, stock_client, _deserializer=json.loads).result(timeout=20)
+
+    assert result == "stock worker greeted Ada <ada@example.com>"  # not a TypeError about `_meta`
+    assert stored["k"] == {"email": "ada@example.com", "name": "Ada"}
+    assert stored["meta"] == {"request_id": "req-from-the-api"}  # beside arq's fields, which it ignores
 
 
 async def test_a_job_a_stock_arq_worker_runs_longer_than_crash_recovery_is_not_started_again_by_ours(
