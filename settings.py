@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_ADMIN_TOKEN = "change-me"
 ADMIN_TOKEN_MIN_LENGTH = 24
 # A rate as "<count>/<period>": "5/minute", "60/min", "10/second", "10/2s"
-# (parsed by jobs.core.sliding_window.Rate).
+# (parsed by arqkit.sliding_window.Rate).
 SHA256_HEX = r"^[0-9a-fA-F]{64}$"
 RATE_PATTERN = r"^[1-9][0-9]*/([0-9]*\.?[0-9]+)?(s|sec|second|m|min|minute|h|hour)$"
 
@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     redis_socket_timeout_seconds: float = Field(1.0, gt=0)
     redis_connect_timeout_seconds: float = Field(0.5, gt=0)
     redis_retry_attempts: int = Field(2, ge=0)
-    # How long one HTTP request may wait on a silent Redis, all its calls together (jobs/core/deadline.py).
+    # How long one HTTP request may wait on a silent Redis, all its calls together (arqkit/deadline.py).
     redis_request_budget_seconds: float = Field(1.0, gt=0)
     # Sentinel (docs/deploying.md#redis-sentinel): the URL's user:password is the data nodes'; this is the
     # sentinels' own `requirepass`, if they have one.
@@ -62,11 +62,11 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(50, gt=0)
     # Busy worker: seconds between queue reads. Idle worker: it blocks on the wake-up list instead, for at
     # most worker_idle_wait_seconds (so aborts, health and cron are looked at that often).
-    # See jobs/core/internals/wakeup.py.
+    # See arqkit/internals/wakeup.py.
     worker_poll_delay_seconds: float = Field(0.01, gt=0)
     worker_idle_wait_seconds: float = Field(1.0, gt=0)
     job_completion_wait_seconds: int = Field(30, ge=0)
-    # A killed worker's running jobs start again elsewhere within this long (jobs/core/internals/claims.py).
+    # A killed worker's running jobs start again elsewhere within this long (arqkit/internals/claims.py).
     crash_recovery_seconds: float = Field(15.0, gt=1)
     worker_heartbeat_seconds: float = Field(5.0, gt=0)
     idempotency_ttl_seconds: int = Field(86_400, gt=0)

@@ -1,12 +1,12 @@
-"""Your app: the template's plumbing (`api.core`) plus your routers. Run `uvicorn api.main:app`."""
+"""Your app: the template's plumbing (`arqkit.web`) plus your routers. Run `uvicorn api.main:app`."""
 
 from __future__ import annotations
 
 import gc
 
+from arqkit.web.app import build_app
 from fastapi import FastAPI
 
-from api.core.app import build_app
 from api.routes import producers
 from jobs.registry import REGISTRY
 from settings import Settings, get_settings

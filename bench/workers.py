@@ -17,14 +17,14 @@ from typing import Any
 
 from arq.connections import ArqRedis
 from arq.worker import func
+from arqkit import Registry, build_worker_settings
+from arqkit.client import JobQueue
+from arqkit.internals.connection import create_api_redis, create_worker_redis, worker_redis_settings
+from arqkit.internals.worker import claim_policy
+from arqkit.job import Ctx, job
+from arqkit.serializer import deserialize, serialize
 
 from bench.peers.common import SLEEP_SECONDS, noop_job, record_start
-from jobs.core import Registry, build_worker_settings
-from jobs.core.client import JobQueue
-from jobs.core.internals.connection import create_api_redis, create_worker_redis, worker_redis_settings
-from jobs.core.internals.worker import claim_policy
-from jobs.core.job import Ctx, job
-from jobs.core.serializer import deserialize, serialize
 from jobs.registry import REGISTRY
 from settings import get_settings
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 import structlog
+from arqkit import Cron, Ctx, dead_letters, job, keys
 
-from jobs.core import Cron, Ctx, dead_letters, job, keys
 from settings import Settings
 
 log = structlog.get_logger("jobs.cron")

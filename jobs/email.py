@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import httpx
+from arqkit import Ctx, job, rate_of, throttle
 
-from jobs.core import Ctx, job, rate_of, throttle
 from settings import Settings
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import orjson
-
-from jobs.core import Ctx, job, keys
+from arqkit import Ctx, job, keys
 
 CHARGE_RECORD_TTL_SECONDS = 90 * 86_400
 

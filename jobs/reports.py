@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from jobs.core import Ctx, concurrency_slot, job, report_progress
+from arqkit import Ctx, concurrency_slot, job, report_progress
+
 from settings import Settings
 
 

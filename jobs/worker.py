@@ -6,7 +6,8 @@ Every setting comes from `settings.py` (the environment); every job from `jobs/r
 
 from __future__ import annotations
 
-from jobs.core import build_worker_settings
+from arqkit import build_worker_settings
+
 from jobs.registry import REGISTRY
 from settings import get_settings
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 import _bootstrap
 
 if TYPE_CHECKING:
-    from devtools.redis_server import RedisServer
+    from arqkit.redis_server import RedisServer
+
     from settings import Settings
 
 ROOT = _bootstrap.ROOT
@@ -108,7 +109,8 @@ def start_redis(stack: DevStack) -> str:
     """Use the Redis at REDIS_URL if it answers, else run our own with AOF on so data survives restarts.
 
     A `redis+sentinel://` URL names a deployment's Redis: it is used as it is, never stood in for."""
-    from devtools.redis_server import RedisServer, find_redis_server, free_port, redis_answers
+    from arqkit.redis_server import RedisServer, find_redis_server, free_port, redis_answers
+
     from settings import Settings
 
     url = Settings().redis_url  # the environment, else .env, as the API and the worker read it

@@ -10,18 +10,18 @@ from pathlib import Path
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import Registry, keys
+from arqkit.client import JobQueue
+from arqkit.redis_server import RedisServer, free_port
 
 from api.main import create_app
 from devtools.http_service import http_service
-from devtools.redis_server import RedisServer, free_port
-from jobs.core import Registry, keys
-from jobs.core.client import JobQueue
 from jobs.registry import REGISTRY
 from settings import Settings
 from tests.support import WorkerProcess, wait_for
 
 # The testing kit (`job_kit`) and its `redis_server`: the suite uses them as a team would.
-pytest_plugins = ["jobs.core.testing"]
+pytest_plugins = ["arqkit.testing"]
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from arqkit import JobQueue
+from arqkit.web.rate_limit import ApiRateLimiter
 from fastapi import FastAPI
 
-from api.core.rate_limit import ApiRateLimiter
 from api.routes.producers import router
-from jobs.core import JobQueue
 from jobs.registry import REGISTRY
 from settings import Settings
 

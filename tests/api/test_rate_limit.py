@@ -14,17 +14,17 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import keys
+from arqkit.internals.connection import create_api_redis
+from arqkit.redis_server import free_port
+from arqkit.sliding_window import Rate, SlidingWindowLimiter
+from arqkit.web.rate_limit import ApiRateLimiter
 from fastapi import HTTPException
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.core.rate_limit import ApiRateLimiter
 from api.main import create_app
-from devtools.redis_server import free_port
-from jobs.core import keys
-from jobs.core.internals.connection import create_api_redis
-from jobs.core.sliding_window import Rate, SlidingWindowLimiter
 from settings import Settings
 
 SIGNUP = {"email": "ada@example.com", "name": "Ada"}
@@ -191,7 +191,7 @@ async def test_a_peek_tells_whether_a_request_would_pass_and_records_nothing(
     assert not (await limiter.peek(key, rate)).admitted
 
 
-# --- reserving ahead, as jobs do for downstream limits (jobs/core/capacity.py) -----------------------
+# --- reserving ahead, as jobs do for downstream limits (arqkit/capacity.py) -----------------------
 
 
 async def test_a_job_may_reserve_the_next_free_slot_within_its_max_wait(

@@ -11,11 +11,11 @@ import orjson
 import pytest
 import redis.asyncio
 import structlog
+from arqkit import Ctx, Registry, job, keys
+from arqkit.internals.layout import read_job
+from arqkit.serializer import META_KWARG, MalformedPayload, deserialize
+from arqkit.testing import JobKit
 
-from jobs.core import Ctx, Registry, job, keys
-from jobs.core.internals.layout import read_job
-from jobs.core.serializer import META_KWARG, MalformedPayload, deserialize
-from jobs.core.testing import JobKit
 from settings import Settings
 
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio
+from arqkit import Ctx, JobArgumentsInvalid, JobQueue, Registry, job, priorities
+from arqkit.testing import JobKit
 
-from jobs.core import Ctx, JobArgumentsInvalid, JobQueue, Registry, job, priorities
-from jobs.core.testing import JobKit
 from settings import Settings
 
 

@@ -13,10 +13,10 @@ from uuid import UUID
 import orjson
 import pytest
 import redis.asyncio
+from arqkit import Ctx, JobArgumentsInvalid, PermanentError, Registry, RetryPolicy, job, keys, priorities
+from arqkit.testing import JobKit
 from pydantic import BaseModel, ConfigDict
 
-from jobs.core import Ctx, JobArgumentsInvalid, PermanentError, Registry, RetryPolicy, job, keys, priorities
-from jobs.core.testing import JobKit
 from settings import Settings
 
 BROKEN = keys.PREFIX + "test:broken"  # while set, `typed_job` fails: a dead letter to replay

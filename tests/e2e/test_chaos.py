@@ -21,10 +21,10 @@ import httpx
 import orjson
 import pytest
 import redis.asyncio
+from arqkit import keys
+from arqkit.redis_server import RedisServer, free_port
 
 from devtools.http_service import http_service
-from devtools.redis_server import RedisServer, free_port
-from jobs.core import keys
 from settings import Settings
 from tests.support import BIN, ROOT, WorkerProcess, settings_env, wait_for
 

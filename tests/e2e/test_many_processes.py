@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import Registry, keys
+from arqkit.client import JobQueue
 
-from jobs.core import Registry, keys
-from jobs.core.client import JobQueue
 from settings import Settings
 from tests.support import (
     Sample,

@@ -15,9 +15,9 @@ import redis.asyncio
 import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.jobs import Job
+from arqkit import keys
+from arqkit.client import JobQueue
 
-from jobs.core import keys
-from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
 from settings import Settings
 from tests.support import WorkerProcess, wait_for, wait_for_status

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from jobs.core import Cron, Ctx, Registry, build_worker_settings, concurrency_slot, job, keys
+from arqkit import Cron, Ctx, Registry, build_worker_settings, concurrency_slot, job, keys
+
 from jobs.registry import REGISTRY
 from settings import Settings, get_settings
 from tests.support import stock_arq

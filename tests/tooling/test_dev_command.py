@@ -10,8 +10,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from arqkit.redis_server import EMBEDDED_SERVERS, REDIS_SERVER_ENV, free_port
 
-from devtools.redis_server import EMBEDDED_SERVERS, REDIS_SERVER_ENV, free_port
 from settings import DEFAULT_ADMIN_TOKEN, Settings
 from tests.support import ROOT
 

@@ -1,4 +1,4 @@
-"""Pins what the testing kit relies on in arq's `Worker(burst=True)` (jobs/core/internals/burst.py)."""
+"""Pins what the testing kit relies on in arq's `Worker(burst=True)` (arqkit/internals/burst.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import signal
 
 import pytest
 import redis.asyncio
-
-from jobs.core import (
+from arqkit import (
     Ctx,
     JobQueue,
     PermanentError,
@@ -17,8 +16,9 @@ from jobs.core import (
     job,
     keys,
 )
-from jobs.core.internals.burst import run_until_empty
-from jobs.core.status import read_status
+from arqkit.internals.burst import run_until_empty
+from arqkit.status import read_status
+
 from settings import Settings
 
 TRIES = keys.PREFIX + "test:burst-tries"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 
 import redis.asyncio
+from arqkit import keys
+from arqkit.internals.batch_claim import ClaimPolicy
+from arqkit.internals.claims import cap_claims, claim_seconds, refund_try, renewal_seconds, shorten_claim
+from arqkit.internals.connection import create_worker_redis
 
-from jobs.core import keys
-from jobs.core.internals.batch_claim import ClaimPolicy
-from jobs.core.internals.claims import cap_claims, claim_seconds, refund_try, renewal_seconds, shorten_claim
-from jobs.core.internals.connection import create_worker_redis
 from settings import Settings
 
 QUEUE = "arq:queue"

@@ -10,11 +10,10 @@ from typing import Any
 
 from arq.jobs import SerializationError, deserialize_job_raw
 from arq.utils import ms_to_datetime, timestamp_ms
+from arqkit.internals.layout import read_job, read_result
+from arqkit.serializer import deserialize
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from jobs.core.internals.layout import read_job, read_result
-from jobs.core.serializer import deserialize
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
 json_values = st.recursive(
