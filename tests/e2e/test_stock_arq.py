@@ -71,7 +71,7 @@ async def test_a_job_a_stock_arq_client_enqueues_starts_within_the_idle_wait_wit
 
     started = await wait_for(started_at, timeout=10, what="the job to start")
 
-    assert float(started) - enqueued < settings.worker_idle_wait_seconds + 0.5
+    assert float(started) - enqueued < settings.worker_idle_wait_seconds + 1.0  # slack: a busy machine
 
 
 async def test_a_stock_arq_worker_runs_a_job_our_client_enqueued_with_its_meta(
