@@ -174,7 +174,7 @@ def wait_until_listening(stack: DevStack, stop: StopRequest, ports: list[int]) -
 def admin_sign_in(settings: Settings) -> str:
     """How to sign in to /admin: the token itself while it is the development default (it is no secret:
     production refuses it), else only where it comes from."""
-    from settings import DEFAULT_ADMIN_TOKEN
+    from arqkit.settings import DEFAULT_ADMIN_TOKEN
 
     if settings.admin_token.get_secret_value() == DEFAULT_ADMIN_TOKEN:
         return f"sign in with the development token: {DEFAULT_ADMIN_TOKEN}  (ADMIN_TOKEN in .env changes it)"

@@ -10,12 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 import redis.asyncio
-from arqkit import Registry, keys
+from arqkit import Registry, WorkerLifespan, keys
 from arqkit.client import JobQueue
 from arqkit.redis_server import RedisServer, free_port
 
 from api.main import create_app
 from devtools.http_service import http_service
+from jobs.context import Resources, lifespan
 from jobs.registry import REGISTRY
 from settings import Settings
 from tests.support import WorkerProcess, wait_for
@@ -124,3 +125,8 @@ def job_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def job_registry() -> Registry:
     return REGISTRY
+
+
+@pytest.fixture
+def job_lifespan() -> WorkerLifespan[Settings, Resources]:
+    return lifespan

@@ -27,7 +27,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     queue = JobQueue.connect(settings, REGISTRY)
     app.state.settings = settings
     app.state.queue = queue
-    app.state.rate_limiter = ApiRateLimiter(queue.redis, settings)  # asked by the route; off here
+    rates = {"signup": settings.rate_limit_signup, "producers": settings.rate_limit_producers}
+    app.state.rate_limiter = ApiRateLimiter(queue.redis, settings, rates)  # asked by the route; off here
     yield
     await queue.aclose()
 

@@ -11,8 +11,9 @@ import orjson
 import pytest
 import redis.asyncio
 import structlog
-from arqkit import Ctx, Registry, job, keys
+from arqkit import Registry, job, keys
 from arqkit.internals.layout import read_job
+from arqkit.job import AnyContext as Ctx
 from arqkit.serializer import META_KWARG, MalformedPayload, deserialize
 from arqkit.testing import JobKit
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from arqkit import Cron, Ctx, DuplicateJobName, Registry, build_worker_settings, job
+from arqkit import Cron, DuplicateJobName, Registry, build_worker_settings, job
+from arqkit.job import AnyContext as Ctx
 
 import jobs
 from jobs.cron import daily_digest

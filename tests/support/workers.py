@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from arqkit import Cron, Ctx, Registry, build_worker_settings, concurrency_slot, job, keys
+from arqkit import Cron, Registry, build_worker_settings, concurrency_slot, job, keys
+from arqkit.job import AnyContext as Ctx
 
 from jobs.registry import REGISTRY
 from settings import Settings, get_settings
@@ -19,7 +20,7 @@ EXECUTIONS = keys.PREFIX + "test:executions"  # hash: job id -> how many times `
 @job(max_tries=1, cron=Cron(second=set(range(60))))
 async def record_tick(ctx: Ctx) -> None:
     """Records its arq job id, which names its cron tick."""
-    await ctx["redis"].hincrby(TICKS, ctx["job_id"], 1)
+    await ctx.redis.hincrby(TICKS, ctx.job_id, 1)
 
 
 @job(max_tries=1, timeout_seconds=0.3)
@@ -35,13 +36,13 @@ async def sleeps_on_its_only_try(ctx: Ctx, seconds: float) -> None:
 @job(max_tries=1)
 async def capped_work(ctx: Ctx, seconds: float) -> None:
     """At most `report_max_concurrency` of these run at once; each records how many run with it."""
-    settings: Settings = ctx["settings"]
+    settings: Settings = ctx.settings
     async with concurrency_slot(ctx, "capped_work", settings.report_max_concurrency):
-        await ctx["redis"].rpush(HOLDERS_SEEN, await ctx["redis"].incr(HOLDERS))
+        await ctx.redis.rpush(HOLDERS_SEEN, await ctx.redis.incr(HOLDERS))
         try:
             await asyncio.sleep(seconds)
         finally:
-            await ctx["redis"].decr(HOLDERS)
+            await ctx.redis.decr(HOLDERS)
 
 
 @job(max_tries=1, priority="bulk")
@@ -52,14 +53,14 @@ async def bulk_work(ctx: Ctx, seconds: float) -> None:
 @job(max_tries=1)
 async def count_execution(ctx: Ctx, n: int) -> None:
     """A no-op that counts its runs per job id: a job that ran twice shows a 2."""
-    await ctx["redis"].hincrby(EXECUTIONS, ctx["job_id"], 1)
+    await ctx.redis.hincrby(EXECUTIONS, ctx.job_id, 1)
 
 
 @job()
 async def waits_for_release(ctx: Ctx, tag: str) -> str:
     """`stock_arq.waits_for_release` as a template job: the same name, counted in the same hash."""
-    await ctx["redis"].hincrby(stock_arq.RUNS, ctx["job_id"], 1)
-    while not await ctx["redis"].exists(stock_arq.RELEASE):
+    await ctx.redis.hincrby(stock_arq.RUNS, ctx.job_id, 1)
+    while not await ctx.redis.exists(stock_arq.RELEASE):
         await asyncio.sleep(0.05)
     return f"template:{tag}"
 

@@ -11,8 +11,9 @@ from types import ModuleType
 
 import pytest
 from arqkit.redis_server import EMBEDDED_SERVERS, REDIS_SERVER_ENV, free_port
+from arqkit.settings import DEFAULT_ADMIN_TOKEN
 
-from settings import DEFAULT_ADMIN_TOKEN, Settings
+from settings import Settings
 from tests.support import ROOT
 
 

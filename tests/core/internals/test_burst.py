@@ -7,7 +7,6 @@ import signal
 import pytest
 import redis.asyncio
 from arqkit import (
-    Ctx,
     JobQueue,
     PermanentError,
     Registry,
@@ -17,6 +16,7 @@ from arqkit import (
     keys,
 )
 from arqkit.internals.burst import run_until_empty
+from arqkit.job import AnyContext as Ctx
 from arqkit.status import read_status
 
 from settings import Settings
@@ -26,7 +26,7 @@ TRIES = keys.PREFIX + "test:burst-tries"
 
 @job(max_tries=3)
 async def fails_twice(ctx: Ctx) -> int:
-    tries = int(await ctx["redis"].incr(TRIES))
+    tries = int(await ctx.redis.incr(TRIES))
     if tries < 3:
         raise TransientError(f"try {tries}")
     return tries

@@ -21,11 +21,11 @@ from typing import NoReturn
 
 import structlog
 from redis.asyncio import Redis
-from settings import Settings
 
 from arqkit import keys, lua
 from arqkit.internals.claims import refund_try
-from arqkit.job import Ctx, Deferred
+from arqkit.job import AnyContext, Deferred
+from arqkit.settings import QueueSettings
 from arqkit.sliding_window import Rate, SlidingWindowLimiter
 
 log = structlog.get_logger("jobs.capacity")
@@ -37,17 +37,17 @@ def rate_of(text: str) -> Rate:
     return Rate.parse(text)
 
 
-async def defer(ctx: Ctx, seconds: float, reason: str) -> NoReturn:
+async def defer(ctx: AnyContext, seconds: float, reason: str) -> NoReturn:
     """Put the job back in its queue for `seconds` without using up a try."""
-    await refund_try(ctx["redis"], ctx["job_id"])
+    await refund_try(ctx.redis, ctx.job_id)
     log.info("job deferred", reason=reason, defer_s=round(seconds, 3))
     raise Deferred(defer=seconds)
 
 
-async def throttle(ctx: Ctx, name: str, rate: Rate) -> None:
+async def throttle(ctx: AnyContext, name: str, rate: Rate) -> None:
     """Wait for a slot of the downstream `name`'s `rate`, or defer the job when none frees soon."""
-    settings: Settings = ctx["settings"]
-    limiter = SlidingWindowLimiter(ctx["redis"])
+    settings: QueueSettings = ctx.settings
+    limiter = SlidingWindowLimiter(ctx.redis)
     decision = await limiter.acquire(
         keys.rate_window("downstream", name), rate, settings.downstream_max_wait_seconds
     )
@@ -59,11 +59,11 @@ async def throttle(ctx: Ctx, name: str, rate: Rate) -> None:
 
 
 @contextlib.asynccontextmanager
-async def concurrency_slot(ctx: Ctx, name: str, limit: int) -> AsyncIterator[None]:
+async def concurrency_slot(ctx: AnyContext, name: str, limit: int) -> AsyncIterator[None]:
     """Hold one of `limit` slots of `name` across all workers while the block runs, or defer the job."""
-    settings: Settings = ctx["settings"]
-    redis: Redis = ctx["redis"]
-    key, holder = keys.concurrency_leases(name), ctx["job_id"]
+    settings: QueueSettings = ctx.settings
+    redis: Redis = ctx.redis
+    key, holder = keys.concurrency_leases(name), ctx.job_id
     lease_ms = int(settings.concurrency_lease_seconds * 1000)
     if not await redis.register_script(lua.source("lease_acquire"))(
         keys=[key], args=[limit, holder, lease_ms]

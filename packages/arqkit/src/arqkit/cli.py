@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 import orjson
 from pydantic import ValidationError
-from settings import Settings
 
 from arqkit import cli_output, priorities
 from arqkit.admin import QueueAdmin
@@ -29,6 +28,7 @@ from arqkit.client import JobQueue
 from arqkit.errors import QueueError, QueueUnavailable
 from arqkit.logs import configure_logging
 from arqkit.registry import Registry
+from arqkit.settings import QueueSettings
 
 Handler = Callable[[QueueAdmin, argparse.Namespace], Awaitable[Output]]
 
@@ -36,7 +36,7 @@ Handler = Callable[[QueueAdmin, argparse.Namespace], Awaitable[Output]]
 def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        settings = Settings()
+        settings = QueueSettings()
     except ValidationError as exc:
         first = exc.errors()[0]
         return _fail(f"invalid setting {'.'.join(map(str, first['loc'])).upper()}: {first['msg']}")
@@ -44,7 +44,7 @@ def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
     return asyncio.run(_run(args, settings, registry))
 
 
-async def _run(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+async def _run(args: argparse.Namespace, settings: QueueSettings, registry: Registry) -> int:
     # One try per command: an operator re-runs it, a retry storm against a struggling Redis helps nobody.
     queue = JobQueue.connect(settings.model_copy(update={"redis_retry_attempts": 0}), registry)
     handler: Handler = args.handler

@@ -22,7 +22,6 @@ import structlog
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
-from settings import Settings
 
 from arqkit import idempotency, keys, priorities, tracing
 from arqkit.errors import JobAlreadyFinished, JobNotFound, RateLimited, unavailable_on_redis_error
@@ -32,6 +31,7 @@ from arqkit.internals.layout import aborted_result, read_job
 from arqkit.job import JobDefinition
 from arqkit.priorities import Priority
 from arqkit.registry import Registry
+from arqkit.settings import QueueSettings
 from arqkit.sliding_window import Admission, Decision
 from arqkit.status import JobStatus, read_status
 
@@ -69,7 +69,12 @@ class JobQueue:
     """The typed client on the process's one shared pool; `with_options` returns a sibling on the same."""
 
     def __init__(
-        self, redis: ArqRedis, settings: Settings, registry: Registry, *, enqueuer: Enqueuer | None = None
+        self,
+        redis: ArqRedis,
+        settings: QueueSettings,
+        registry: Registry,
+        *,
+        enqueuer: Enqueuer | None = None,
     ) -> None:
         self.redis = redis
         self.settings = settings
@@ -82,7 +87,7 @@ class JobQueue:
         self._options = _Options()
 
     @classmethod
-    def connect(cls, settings: Settings, registry: Registry) -> JobQueue:
+    def connect(cls, settings: QueueSettings, registry: Registry) -> JobQueue:
         """A client on a pool of its own: short timeouts, so a Redis outage is a fast `QueueUnavailable`.
         It connects lazily: a process starts even while Redis is away."""
         return cls(create_api_redis(settings), settings, registry)
@@ -221,7 +226,7 @@ class JobQueue:
         return Readiness(ready=not reasons, redis=True, workers_alive=alive, reasons=reasons)
 
 
-async def fresh_workers(redis: Redis, settings: Settings) -> list[str]:
+async def fresh_workers(redis: Redis, settings: QueueSettings) -> list[str]:
     """The ids of workers whose heartbeat is fresh (three intervals)."""
     since = time.time() - 3 * settings.worker_heartbeat_seconds
     return [raw.decode() for raw in await redis.zrangebyscore(keys.WORKERS, since, "+inf")]

@@ -6,12 +6,14 @@
   worker's job runs again within `crash_recovery_seconds`, a long job on a live worker never starts twice.
 - Deploys: a job cancelled by shutdown gets its try back (arq counts it, #267).
 - Liveness: each worker writes its own heartbeat key (arq's health key is one per queue).
+- Resources: the service's worker lifespan (arqkit.context) is opened at startup, closed at shutdown.
 Hooks never raise: an exception in `on_job_start` would kill arq's worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import socket
@@ -19,21 +21,23 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-import httpx
 import orjson
 import structlog
-from settings import Settings, get_settings
 
 from arqkit import job_metrics, keys
+from arqkit.context import WorkerLifespan
 from arqkit.internals.claims import cap_claims, claim_seconds, refund_try, renewal_seconds, shorten_claim
 from arqkit.internals.result_tap import ResultTap
 from arqkit.internals.wakeup import WakeableRedis
-from arqkit.job import OUTCOME, RESULT_TAP, Ctx, Outcome
+from arqkit.job import OUTCOME, RESOURCES, RESULT_TAP, Ctx, Outcome
 from arqkit.logs import configure_logging
+from arqkit.settings import QueueSettings
 
 log = structlog.get_logger("jobs.worker")
 DEAD_LETTER_FLUSH_SECONDS = 0.2
 Hook = Callable[[Ctx], Awaitable[None]]
+LIFESPAN = "lifespan"  # worker ctx key: the service's WorkerLifespan, or None
+LIFESPAN_STACK = "lifespan_stack"  # worker ctx key: what closes it
 
 
 def never_raises(hook: Hook) -> Hook:
@@ -48,10 +52,11 @@ def never_raises(hook: Hook) -> Hook:
 
 
 async def on_startup(ctx: Ctx) -> None:
-    settings: Settings = ctx.get("settings") or get_settings()  # build_worker_settings puts its own
+    settings: QueueSettings = ctx["settings"]  # build_worker_settings puts its own
     configure_logging(settings)
-    ctx["settings"] = settings
-    ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(settings.email_api_timeout_seconds, connect=2.0))
+    ctx[LIFESPAN_STACK] = stack = contextlib.AsyncExitStack()
+    lifespan: WorkerLifespan[QueueSettings, object] | None = ctx.get(LIFESPAN)
+    ctx[RESOURCES] = await stack.enter_async_context(lifespan(settings)) if lifespan else None
     ctx["worker_id"] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     ctx.setdefault("queue_name", settings.queue_name)  # a priority's WorkerSettings sets its own queue
     ctx["running"] = ctx["redis"].running if isinstance(ctx["redis"], WakeableRedis) else set()
@@ -74,7 +79,7 @@ async def on_shutdown(ctx: Ctx) -> None:
         "record dead letters", ctx[RESULT_TAP].flush(ctx["redis"], ctx["settings"].dead_letter_max)
     )
     await _at_best("flush metrics", job_metrics.stop(ctx))
-    await ctx["http"].aclose()
+    await _at_best("close the worker lifespan", ctx[LIFESPAN_STACK].aclose())
     await _at_best("remove worker heartbeat", _remove_heartbeat(ctx))
     log.info("worker stopped", worker_id=ctx["worker_id"])
 
@@ -93,7 +98,7 @@ async def _remove_heartbeat(ctx: Ctx) -> None:
 
 @never_raises
 async def on_job_start(ctx: Ctx) -> None:
-    settings: Settings = ctx["settings"]
+    settings: QueueSettings = ctx["settings"]
     job_id: str = ctx["job_id"]
     ctx["running"].add(job_id)
     if _claimed_in_batch(ctx, job_id):
@@ -127,7 +132,7 @@ async def _after_cancel(ctx: Ctx) -> None:
         log.info("job re-queued by shutdown, try refunded", job_id=job_id)
 
 
-async def _flush_failures_forever(ctx: Ctx, settings: Settings) -> None:
+async def _flush_failures_forever(ctx: Ctx, settings: QueueSettings) -> None:
     tap: ResultTap = ctx[RESULT_TAP]
     while True:
         await asyncio.sleep(DEAD_LETTER_FLUSH_SECONDS)
@@ -137,7 +142,7 @@ async def _flush_failures_forever(ctx: Ctx, settings: Settings) -> None:
             log.warning("recording dead letters failed; will retry", pending=tap.pending, exc_info=True)
 
 
-async def _heartbeat_forever(ctx: Ctx, settings: Settings) -> None:
+async def _heartbeat_forever(ctx: Ctx, settings: QueueSettings) -> None:
     interval = renewal_seconds(settings)
     while True:
         try:
@@ -147,7 +152,7 @@ async def _heartbeat_forever(ctx: Ctx, settings: Settings) -> None:
         await asyncio.sleep(interval)
 
 
-async def _beat(ctx: Ctx, settings: Settings, interval: float) -> None:
+async def _beat(ctx: Ctx, settings: QueueSettings, interval: float) -> None:
     """Say this worker is alive, keep its running jobs' claims fresh, cap claims left by dead workers."""
     running: set[str] = ctx["running"]
     record = {

@@ -15,16 +15,18 @@ from enum import StrEnum
 from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar
 
 import structlog
-from settings import Settings
 
 from arqkit import metrics, tracing
 from arqkit.arguments import Arguments, JobPayloadInvalid
+from arqkit.context import JobContext
 from arqkit.internals import Retry
 from arqkit.priorities import Priority
 from arqkit.retry import Decision, RetryPolicy
 from arqkit.serializer import META_KWARG, error_of
+from arqkit.settings import QueueSettings
 
-Ctx = dict[str, Any]
+Ctx = dict[str, Any]  # arq's ctx: the worker's, and each try's copy of it (the machinery's side)
+AnyContext = JobContext[Any, Any]
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -44,6 +46,7 @@ class Outcome(StrEnum):
 OUTCOME = "outcome"  # job ctx key: the try's `Outcome`, for the after-job hooks
 FAILURE = "failure"  # job ctx key: the exception the try raised (metrics, admin traceback)
 RESULT_TAP = "result_tap"  # worker ctx key: the worker's `ResultTap` (internals/result_tap.py)
+RESOURCES = "resources"  # worker ctx key: what the worker lifespan yielded (arqkit.context)
 
 log = structlog.get_logger("jobs")
 
@@ -69,7 +72,7 @@ class Cron:
 
 @dataclass(frozen=True)
 class JobOptions:
-    """Per-job overrides; None means the worker default from `Settings`."""
+    """Per-job overrides; None means the worker default from `QueueSettings`."""
 
     max_tries: int | None = None
     timeout_seconds: float | None = None
@@ -82,40 +85,42 @@ class JobOptions:
 class JobDefinition(Generic[P, R]):
     """A registered job. Enqueue it by reference: `await queue.enqueue(send_welcome_email, email=...)`."""
 
-    def __init__(self, fn: Callable[Concatenate[Ctx, P], Awaitable[R]], options: JobOptions) -> None:
+    def __init__(self, fn: Callable[Concatenate[AnyContext, P], Awaitable[R]], options: JobOptions) -> None:
         self.fn = fn
         self.name = fn.__name__
         self.options = options
         self.arguments = Arguments(fn)  # its signature as a schema: typed arguments, still JSON
         self.__doc__ = fn.__doc__
 
-    def max_tries(self, settings: Settings) -> int:
+    def max_tries(self, settings: QueueSettings) -> int:
         return self.options.max_tries or settings.max_tries
 
-    def timeout_seconds(self, settings: Settings) -> float:
+    def timeout_seconds(self, settings: QueueSettings) -> float:
         return self.options.timeout_seconds or settings.job_timeout
 
-    def keep_result_seconds(self, settings: Settings) -> int:
+    def keep_result_seconds(self, settings: QueueSettings) -> int:
         return self.options.keep_result_seconds or settings.keep_result_seconds
 
     async def run(self, ctx: Ctx, *args: Any, **kwargs: Any) -> R:
         """What the worker calls: run the job under its log context and retry policy."""
-        settings: Settings = ctx["settings"]
+        settings: QueueSettings = ctx["settings"]
         meta: dict[str, Any] = kwargs.pop(META_KWARG, None) or {}
         job_try: int = ctx["job_try"]
+        queue: str = ctx.get("queue_name", settings.queue_name)
         structlog.contextvars.bind_contextvars(
             job_id=ctx["job_id"],
             function=self.name,
-            queue=ctx.get("queue_name", settings.queue_name),
+            queue=queue,
             request_id=meta.get("request_id"),
             **{"try": job_try},
         )
+        job_ctx = JobContext(ctx["job_id"], job_try, queue, settings, ctx.get(RESOURCES), ctx["redis"], ctx)
         metrics.job_started(ctx, self.name)
         started = time.perf_counter()
         try:
             with tracing.job_span(settings, meta, ctx, self.name):  # a no-op unless TRACING_ENABLED
                 typed_args, typed_kwargs = self.arguments.decode(args, kwargs)
-                result = await self.fn(ctx, *typed_args, **typed_kwargs)
+                result = await self.fn(job_ctx, *typed_args, **typed_kwargs)
         except Deferred:
             ctx[OUTCOME] = (
                 Outcome.DEFERRED
@@ -139,7 +144,7 @@ class JobDefinition(Generic[P, R]):
     def _handle_failure(self, ctx: Ctx, exc: Exception, started: float) -> None:
         """Raise `Retry` with backoff for a transient error with tries left; else log the failure."""
         ctx[FAILURE] = exc
-        settings: Settings = ctx["settings"]
+        settings: QueueSettings = ctx["settings"]
         policy = self.options.policy or default_policy(settings)
         if isinstance(exc, JobPayloadInvalid):  # whatever the policy: the same payload cannot fit next time
             decision = Decision(retry=False, reason="payload does not fit the signature")
@@ -155,7 +160,7 @@ class JobDefinition(Generic[P, R]):
         log.error("job failed", error=error, reason=decision.reason, duration_s=_since(started))
 
 
-def default_policy(settings: Settings) -> RetryPolicy:
+def default_policy(settings: QueueSettings) -> RetryPolicy:
     return RetryPolicy(settings.retry_base_delay_seconds, settings.retry_max_delay_seconds)
 
 
@@ -167,11 +172,11 @@ def job(
     policy: RetryPolicy | None = None,
     priority: Priority = "default",
     cron: Cron | None = None,
-) -> Callable[[Callable[Concatenate[Ctx, P], Awaitable[R]]], JobDefinition[P, R]]:
+) -> Callable[[Callable[Concatenate[AnyContext, P], Awaitable[R]]], JobDefinition[P, R]]:
     """Declare a job and its whole policy next to its definition; `cron=Cron(...)` also schedules it."""
     options = JobOptions(max_tries, timeout_seconds, keep_result_seconds, policy, priority, cron)
 
-    def wrap(fn: Callable[Concatenate[Ctx, P], Awaitable[R]]) -> JobDefinition[P, R]:
+    def wrap(fn: Callable[Concatenate[AnyContext, P], Awaitable[R]]) -> JobDefinition[P, R]:
         return JobDefinition(fn, options)
 
     return wrap

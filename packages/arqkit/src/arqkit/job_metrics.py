@@ -12,14 +12,13 @@ import functools
 import time
 from typing import Any
 
-from settings import Settings
-
 from arqkit import keys, metrics, tracing
 from arqkit.dead_letters import DeadLetter
 from arqkit.history import traceback_of
 from arqkit.internals.layout import read_result
 from arqkit.job import FAILURE, OUTCOME, RESULT_TAP, Ctx, Outcome
 from arqkit.serializer import error_of
+from arqkit.settings import QueueSettings
 
 _FLUSHER = "metrics_flusher"
 _DEAD_LETTER_COUNTER = "metrics_dead_letter_counter"
@@ -41,7 +40,7 @@ COUNTER = {
 }
 
 
-def start(ctx: Ctx, settings: Settings) -> None:
+def start(ctx: Ctx, settings: QueueSettings) -> None:
     """On worker startup: a batch for this process, counting dead letters too, its flusher task, and
     the tracer provider when TRACING_ENABLED."""
     ctx[_TRACING_SHUTDOWN] = tracing.install(settings, "worker")

@@ -1,4 +1,5 @@
-"""Every Redis key name the project uses, in one place: arq's layout first, then ours (under `svc:`).
+"""Every Redis key name the machinery uses, in one place: arq's layout first, then ours (under `svc:`).
+A service spells its own keys in a module of its own, under a prefix of its own (the template: `app:`).
 
 arq's names are spelled here as arq 0.28 spells them in `arq.constants`;
 `tests/core/internals/test_arq_contract.py` pins each against arq, so an upgrade that moves one fails
@@ -60,15 +61,6 @@ def job_meta(job_id: str) -> str:
 
 def idempotency(scope: str, key_digest: str) -> str:
     return f"{PREFIX}idem:{scope}:{key_digest}"
-
-
-def payment_charge(payment_id: str) -> str:
-    """The record of a payment's one charge: its presence is what makes charging idempotent."""
-    return f"{PREFIX}charge:{payment_id}"
-
-
-def digest_sent(day: str) -> str:
-    return f"{PREFIX}digest:{day}"
 
 
 def worker_heartbeat(worker_id: str) -> str:

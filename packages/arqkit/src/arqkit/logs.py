@@ -19,13 +19,13 @@ from typing import Any
 
 import orjson
 import structlog
-from settings import Settings
 from structlog.typing import Processor
 
 from arqkit.internals.log_redaction import ARQ_LOGGER, HideJobArguments, OnlyAtDebug
+from arqkit.settings import QueueSettings
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: QueueSettings) -> None:
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

@@ -22,9 +22,9 @@ import orjson
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from settings import Settings
 
 from arqkit import deadline, keys, records
+from arqkit.settings import QueueSettings
 
 log = structlog.get_logger("jobs.metrics")
 
@@ -156,7 +156,7 @@ def _histogram_fields(spec: Spec, labels: Labels) -> tuple[list[tuple[float, byt
     return buckets, _field(spec.name + "_count", labels), _field(spec.name + "_sum", labels)
 
 
-async def flush(batch: MetricsBatch, redis: Redis, settings: Settings) -> None:
+async def flush(batch: MetricsBatch, redis: Redis, settings: QueueSettings) -> None:
     """Add the batch to the shared sums in one transaction; on a Redis error it stays for the next try."""
     if batch.empty():
         return
@@ -181,7 +181,7 @@ async def flush(batch: MetricsBatch, redis: Redis, settings: Settings) -> None:
         raise
 
 
-async def flush_forever(batch: MetricsBatch, redis: Redis, settings: Settings) -> None:
+async def flush_forever(batch: MetricsBatch, redis: Redis, settings: QueueSettings) -> None:
     """The flusher task of a process: cancel it, then `flush` once more, to stop."""
     while True:
         await asyncio.sleep(settings.metrics_flush_seconds)

@@ -12,9 +12,9 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
-from settings import Settings
 
 from arqkit import dead_letters, history, keys, metrics, priorities, records
+from arqkit.settings import QueueSettings
 
 FinishedStatus = Literal["complete", "retrying", "failed", "aborted"]
 
@@ -55,7 +55,7 @@ class RecentPage(BaseModel):
     next_cursor: str | None
 
 
-async def workers(redis: Redis, settings: Settings) -> list[WorkerInfo]:
+async def workers(redis: Redis, settings: QueueSettings) -> list[WorkerInfo]:
     """Workers whose heartbeat is fresh (three intervals), from their own records."""
     since = time.time() - 3 * settings.worker_heartbeat_seconds
     ids = [raw.decode() for raw in await redis.zrangebyscore(keys.WORKERS, since, "+inf")]
@@ -76,7 +76,7 @@ def _worker_info(raw: bytes, key: str) -> WorkerInfo | None:
     return records.model_or_none(WorkerInfo, orjson.dumps({**record, "jobs_running": record["running"]}), key)
 
 
-async def queue_depths(redis: Redis, settings: Settings) -> list[QueueDepth]:
+async def queue_depths(redis: Redis, settings: QueueSettings) -> list[QueueDepth]:
     """Per queue, highest priority first, in one round trip (plus the workers' records)."""
     names = priorities.all_queue_names(settings)
     now_ms = metrics.now_ms()
@@ -157,7 +157,7 @@ class Snapshot(BaseModel):
     dead_letter_count: int
 
 
-async def snapshot(redis: Redis, settings: Settings, shown: int = 20) -> Snapshot:
+async def snapshot(redis: Redis, settings: QueueSettings, shown: int = 20) -> Snapshot:
     sums = await metrics.read(redis)
     letters = (await dead_letters.page(redis, shown, None)).items
     return Snapshot(

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from settings import Settings
-
 from arqkit import keys
 from arqkit.errors import UnknownQueue
+from arqkit.settings import QueueSettings
 
 Priority = Literal["critical", "default", "bulk"]
 PRIORITIES: tuple[Priority, ...] = get_args(Priority)
 
 
-def queue_name(settings: Settings, priority: Priority) -> str:
+def queue_name(settings: QueueSettings, priority: Priority) -> str:
     """The arq queue of `priority`: `QUEUE_NAME` for default, `QUEUE_NAME:<priority>` for the others."""
     return keys.priority_queue(settings.queue_name, priority)
 
@@ -36,11 +35,11 @@ def parse(name: str) -> Priority:
     raise UnknownQueue(name)
 
 
-def all_queue_names(settings: Settings) -> list[str]:
+def all_queue_names(settings: QueueSettings) -> list[str]:
     """Every queue, highest priority first."""
     return [queue_name(settings, priority) for priority in PRIORITIES]
 
 
-def settings_for(settings: Settings, priority: Priority) -> Settings:
+def settings_for(settings: QueueSettings, priority: Priority) -> QueueSettings:
     """The settings of a worker that serves `priority`'s queue."""
     return settings.model_copy(update={"queue_name": queue_name(settings, priority)})

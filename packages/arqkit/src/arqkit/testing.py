@@ -16,6 +16,10 @@ In your `tests/conftest.py`:
     def job_registry() -> Registry:
         return REGISTRY
 
+    @pytest.fixture
+    def job_lifespan() -> WorkerLifespan[Settings, Resources]:
+        return lifespan  # your worker lifespan: the jobs' ctx.resources
+
 then `async def test_x(job_kit: JobKit)`. The plugin starts a throwaway redis-server (`redis_server`)
 and empties it before each test; override `job_settings` to add your own settings (keep its Redis).
 """
@@ -29,11 +33,11 @@ from typing import Any, ParamSpec, TypeVar
 
 import pytest
 import pytest_asyncio
-from settings import Settings
 
 from arqkit import keys, priorities
 from arqkit.admin import QueueAdmin
 from arqkit.client import JobQueue
+from arqkit.context import WorkerLifespan
 from arqkit.dead_letters import DeadLetter
 from arqkit.internals.burst import run_until_empty
 from arqkit.internals.layout import read_job
@@ -42,6 +46,7 @@ from arqkit.job import JobDefinition
 from arqkit.redis_server import RedisServer
 from arqkit.registry import Registry
 from arqkit.serializer import META_KWARG
+from arqkit.settings import QueueSettings
 from arqkit.status import JobError, Status
 
 P = ParamSpec("P")
@@ -79,9 +84,12 @@ class JobRun:
 class JobKit:
     """Enqueue as producers do, then run what is queued with a real worker in this process."""
 
-    def __init__(self, settings: Settings, registry: Registry) -> None:
+    def __init__(
+        self, settings: QueueSettings, registry: Registry, lifespan: WorkerLifespan[Any, Any] | None = None
+    ) -> None:
         self.settings = settings.model_copy(update={"worker_idle_wait_seconds": KIT_IDLE_WAIT_SECONDS})
         self.registry = registry
+        self.lifespan = lifespan
         self.queue = JobQueue.connect(self.settings, registry)
         self.admin = QueueAdmin(self.queue)
         self.drain_timeout_seconds = 30.0  # a drain waits for deferred jobs and retries: not forever
@@ -123,7 +131,9 @@ class JobKit:
         async with asyncio.timeout(self.drain_timeout_seconds):
             while busy := await self._busy_priorities():
                 for priority in busy:
-                    worker_settings = build_worker_settings(self.settings, self.registry, priority)
+                    worker_settings = build_worker_settings(
+                        self.settings, self.registry, priority, lifespan=self.lifespan
+                    )
                     await run_until_empty(worker_settings, cron_jobs=[])
         return [await self.outcome(job.job_id) for job in waiting]
 
@@ -156,9 +166,9 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def job_settings(redis_server: RedisServer) -> Settings:
+def job_settings(redis_server: RedisServer) -> QueueSettings:
     """The settings the kit's worker runs with: override it to add yours, keeping `redis_url`."""
-    return Settings(
+    return QueueSettings(
         environment="test",
         redis_url=redis_server.url,
         retry_base_delay_seconds=0.05,
@@ -172,10 +182,18 @@ def job_registry() -> Registry:
     raise pytest.UsageError("define a `job_registry` fixture in conftest.py that returns your Registry")
 
 
+@pytest.fixture
+def job_lifespan() -> WorkerLifespan[Any, Any] | None:
+    """Your worker lifespan (`return lifespan`), so jobs get their `ctx.resources`; None: no resources."""
+    return None
+
+
 @pytest_asyncio.fixture
-async def job_kit(job_settings: Settings, job_registry: Registry) -> AsyncIterator[JobKit]:
+async def job_kit(
+    job_settings: QueueSettings, job_registry: Registry, job_lifespan: WorkerLifespan[Any, Any] | None
+) -> AsyncIterator[JobKit]:
     """A `JobKit` on an emptied Redis."""
-    kit = JobKit(job_settings, job_registry)
+    kit = JobKit(job_settings, job_registry, job_lifespan)
     await kit.reset()
     yield kit
     await kit.aclose()

@@ -13,9 +13,9 @@ import asyncio
 import structlog
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from settings import Settings
 
 from arqkit import deadline, keys, lua, metrics, overview
+from arqkit.settings import QueueSettings
 
 log = structlog.get_logger("jobs.throughput")
 
@@ -27,7 +27,7 @@ class Sample(BaseModel):
     failed: float
 
 
-async def take(redis: Redis, settings: Settings) -> Sample:
+async def take(redis: Redis, settings: QueueSettings) -> Sample:
     sums = await metrics.read(redis)
     depths = await overview.queue_depths(redis, settings)
 
@@ -42,7 +42,7 @@ async def take(redis: Redis, settings: Settings) -> Sample:
     )
 
 
-async def record(redis: Redis, settings: Settings) -> None:
+async def record(redis: Redis, settings: QueueSettings) -> None:
     """Add this interval's point unless another process has; drop the points past the history."""
     sample = await take(redis, settings)
     interval_ms = int(settings.dashboard_sample_seconds * 1000)
@@ -54,7 +54,7 @@ async def record(redis: Redis, settings: Settings) -> None:
     )
 
 
-async def record_forever(redis: Redis, settings: Settings) -> None:
+async def record_forever(redis: Redis, settings: QueueSettings) -> None:
     """An API process's sampler task: cancel it to stop. A failed sample is a gap in the chart, no more."""
     while True:
         try:
@@ -66,7 +66,7 @@ async def record_forever(redis: Redis, settings: Settings) -> None:
         await asyncio.sleep(settings.dashboard_sample_seconds)
 
 
-async def history(redis: Redis, settings: Settings) -> list[Sample]:
+async def history(redis: Redis, settings: QueueSettings) -> list[Sample]:
     """The points of the last `DASHBOARD_HISTORY_SECONDS`, oldest first."""
     since_ms = metrics.now_ms() - settings.dashboard_history_seconds * 1000
     raws = await redis.zrangebyscore(keys.THROUGHPUT, since_ms, "+inf")

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from settings import Settings
+from arqkit.settings import QueueSettings
 
 CARRIED = ("traceparent", "tracestate")  # W3C trace context fields carried in the job's `_meta`
 
 
-def install(settings: Settings, role: str) -> Callable[[], None] | None:
+def install(settings: QueueSettings, role: str) -> Callable[[], None] | None:
     """Export spans over OTLP/HTTP, unless a tracer provider is set up already (e.g. by
     `opentelemetry-instrument` or a test). Returns the shutdown that flushes what it installed."""
     if not settings.tracing_enabled:
@@ -39,7 +39,7 @@ def install(settings: Settings, role: str) -> Callable[[], None] | None:
     return provider.shutdown
 
 
-def current_context(settings: Settings) -> dict[str, str]:
+def current_context(settings: QueueSettings) -> dict[str, str]:
     """The active span's context as `_meta` fields ({} with tracing off or outside any span)."""
     if not settings.tracing_enabled:
         return {}
@@ -51,7 +51,7 @@ def current_context(settings: Settings) -> dict[str, str]:
 
 
 def job_span(
-    settings: Settings, meta: Mapping[str, Any], ctx: Mapping[str, Any], function: str
+    settings: QueueSettings, meta: Mapping[str, Any], ctx: Mapping[str, Any], function: str
 ) -> AbstractContextManager[object]:
     """The span of one try, a child of the enqueuing request's span when `_meta` carries one."""
     if not settings.tracing_enabled:

@@ -25,19 +25,19 @@ import time
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from settings import Settings
 
 from arqkit import keys, lua
+from arqkit.settings import QueueSettings
 
 DUE_JOBS_CHECKED = 2000
 
 
-def renewal_seconds(settings: Settings) -> float:
+def renewal_seconds(settings: QueueSettings) -> float:
     """How often the heartbeat renews the claims of running jobs."""
     return min(settings.worker_heartbeat_seconds, settings.crash_recovery_seconds / 3)
 
 
-def claim_seconds(settings: Settings) -> float:
+def claim_seconds(settings: QueueSettings) -> float:
     """How long a claim lives unrenewed: a dead worker's job is read again within `crash_recovery_seconds`,
     and a live worker renews it at least twice in that time."""
     return max(

@@ -14,12 +14,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from settings import Settings
 
 from arqkit.internals.budget import BudgetedConnectionPool, budgeted_pool
 from arqkit.internals.sentinel import PrimaryFromSentinels, SentinelPool, sentinel_pool
 from arqkit.internals.wakeup import WakeableRedis
 from arqkit.serializer import deserialize, serialize
+from arqkit.settings import QueueSettings
 
 __all__ = ["ArqRedis", "create_api_redis", "create_worker_redis", "worker_redis_settings"]
 
@@ -37,7 +37,7 @@ RETRYABLE_ERRORS: list[type[Exception]] = [
 WORKER_CONNECTION_RETRIES = 1
 
 
-def create_api_redis(settings: Settings) -> ArqRedis:
+def create_api_redis(settings: QueueSettings) -> ArqRedis:
     """The API's one shared pool: fails within about a second when Redis is away, so callers answer 503."""
     pool = _pool(
         settings,
@@ -56,7 +56,7 @@ def create_api_redis(settings: Settings) -> ArqRedis:
     )
 
 
-def worker_redis_settings(settings: Settings) -> RedisSettings:
+def worker_redis_settings(settings: QueueSettings) -> RedisSettings:
     """What `arq jobs.WorkerSettings --check` connects with (the worker runs on `create_worker_redis`):
     one attempt, so an unreachable Redis is a non-zero exit within seconds, not a half-hour of retries."""
     sentinel = settings.redis_sentinel
@@ -70,7 +70,7 @@ def worker_redis_settings(settings: Settings) -> RedisSettings:
     return redis_settings
 
 
-def create_worker_redis(settings: Settings) -> WakeableRedis:
+def create_worker_redis(settings: QueueSettings) -> WakeableRedis:
     """The worker's pool (`Worker(redis_pool=...)`): its idle queue read blocks on a wake-up list.
 
     No socket timeout: the idle read blocks in BLPOP by design. Connects lazily, in the worker's loop.
@@ -92,7 +92,7 @@ def create_worker_redis(settings: Settings) -> WakeableRedis:
     return redis
 
 
-def _pool(settings: Settings, *, budgeted: bool, **options: Any) -> ConnectionPool:
+def _pool(settings: QueueSettings, *, budgeted: bool, **options: Any) -> ConnectionPool:
     """A pool for `REDIS_URL`: a plain one, or one whose connections ask the sentinels for the primary."""
     sentinel = settings.redis_sentinel
     if sentinel is None:

@@ -25,7 +25,8 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.sentinel import Sentinel as SyncSentinel
-from settings import SentinelURL, Settings
+
+from arqkit.settings import QueueSettings, SentinelURL
 
 
 class SentinelPool(SentinelConnectionPool):
@@ -56,7 +57,7 @@ class SentinelPool(SentinelConnectionPool):
 
 
 def sentinel_pool(
-    pool_class: type[SentinelPool], url: SentinelURL, settings: Settings, **options: Any
+    pool_class: type[SentinelPool], url: SentinelURL, settings: QueueSettings, **options: Any
 ) -> SentinelPool:
     """A pool of `pool_class` for the primary the sentinels at `url` name."""
     sentinels = Sentinel(list(url.sentinels), sentinel_kwargs=_sentinel_options(url, settings))  # type: ignore[no-untyped-call]
@@ -78,7 +79,7 @@ class PrimaryFromSentinels(RedisSettings):
     send the sentinels no password and wait on them without a timeout.) arq reads both once per
     `create_pool`, in `async_check_health` (tests/e2e/test_sentinel_clients.py)."""
 
-    def __init__(self, url: SentinelURL, settings: Settings) -> None:
+    def __init__(self, url: SentinelURL, settings: QueueSettings) -> None:
         super().__init__(database=url.db, username=url.username, password=url.password, ssl=url.tls)
         for name, value in url.tls_options:
             setattr(self, name, value)
@@ -111,7 +112,7 @@ class PrimaryFromSentinels(RedisSettings):
         return self._primary
 
 
-def _sentinel_options(url: SentinelURL, settings: Settings) -> dict[str, Any]:
+def _sentinel_options(url: SentinelURL, settings: QueueSettings) -> dict[str, Any]:
     """How to reach a sentinel: short timeouts, and its own password (not the data nodes')."""
     password = settings.redis_sentinel_password
     return {

@@ -13,9 +13,9 @@ from typing import Any
 
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
-from settings import Settings
 
 from arqkit import hooks, keys, priorities
+from arqkit.context import WorkerLifespan
 from arqkit.internals.batch_claim import ClaimPolicy
 from arqkit.internals.claims import claim_seconds
 from arqkit.internals.connection import create_worker_redis, worker_redis_settings
@@ -24,9 +24,10 @@ from arqkit.job import RESULT_TAP, JobDefinition
 from arqkit.priorities import Priority
 from arqkit.registry import Registry
 from arqkit.serializer import deserialize
+from arqkit.settings import QueueSettings
 
 
-def arq_function(definition: JobDefinition[..., Any], settings: Settings) -> Function:
+def arq_function(definition: JobDefinition[..., Any], settings: QueueSettings) -> Function:
     return func(
         definition.run,
         name=definition.name,
@@ -36,7 +37,7 @@ def arq_function(definition: JobDefinition[..., Any], settings: Settings) -> Fun
     )
 
 
-def arq_cron(definition: JobDefinition[..., Any], settings: Settings) -> CronJob:
+def arq_cron(definition: JobDefinition[..., Any], settings: QueueSettings) -> CronJob:
     """A `@job(cron=...)` as arq's cron job: unique per tick, with the job's own policy."""
     schedule = definition.options.cron
     assert schedule is not None
@@ -63,7 +64,7 @@ def worker_host() -> str:
     return os.environ.get("HOSTNAME") or socket.gethostname()
 
 
-def claim_policy(settings: Settings) -> ClaimPolicy:
+def claim_policy(settings: QueueSettings) -> ClaimPolicy:
     """At most `WORKER_MAX_JOBS` claims, each as short as crash recovery needs (the heartbeat renews it)."""
     return ClaimPolicy(
         max_jobs=settings.worker_max_jobs,
@@ -72,8 +73,14 @@ def claim_policy(settings: Settings) -> ClaimPolicy:
     )
 
 
-def build_worker_settings(settings: Settings, registry: Registry, priority: Priority = "default") -> type:
-    """A worker for one priority's queue: it can run every job; cron fires on the default queue only."""
+def build_worker_settings(
+    settings: QueueSettings,
+    registry: Registry,
+    priority: Priority = "default",
+    lifespan: WorkerLifespan[Any, Any] | None = None,
+) -> type:
+    """A worker for one priority's queue: it can run every job; cron fires on the default queue only.
+    `lifespan(settings)` is opened at the worker's start: what it yields is each job's `ctx.resources`."""
     own = priorities.settings_for(settings, priority)
     tap = ResultTap()
     pool = create_worker_redis(own)  # idle: waits for a wake-up (internals/wakeup.py)
@@ -89,7 +96,12 @@ def build_worker_settings(settings: Settings, registry: Registry, priority: Prio
         "job_deserializer": deserialize,
         # The settings it was built with, not the environment's again: an in-process worker (the testing
         # kit, arqkit/testing.py) runs its jobs with the test's settings.
-        "ctx": {RESULT_TAP: tap, "queue_name": own.queue_name, "settings": settings},
+        "ctx": {
+            RESULT_TAP: tap,
+            "queue_name": own.queue_name,
+            "settings": settings,
+            hooks.LIFESPAN: lifespan,
+        },
         "on_startup": hooks.on_startup,
         "on_shutdown": hooks.on_shutdown,
         "on_job_start": hooks.on_job_start,

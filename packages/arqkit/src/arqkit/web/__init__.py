@@ -1,3 +1,9 @@
-"""HTTP plumbing that ships with the template: the app factory, dependencies, errors, middleware, rate
-limiting, metrics, the job status routes and the admin (API and dashboard). You add routes in
-`api/routes/`, not here."""
+"""The FastAPI side: `QueueService` (lifespan, routes, middleware, admin) and what your routes use:
+dependencies (`arqkit.web.deps`), rate limits (`arqkit.web.rate_limit`), the 202 answer
+(`arqkit.web.schemas`) and the OpenAPI error shapes (`arqkit.web.openapi`)."""
+
+from __future__ import annotations
+
+from arqkit.web.app import QueueService
+
+__all__ = ["QueueService"]

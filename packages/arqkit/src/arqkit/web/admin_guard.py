@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request, status
 from redis.asyncio import Redis
-from settings import Settings
 
 from arqkit import keys
 from arqkit.errors import unavailable_on_redis_error
+from arqkit.settings import QueueSettings
 from arqkit.sliding_window import Rate, SlidingWindowLimiter
 from arqkit.web.rate_limit import ApiRateLimiter
 
@@ -23,7 +23,7 @@ class AuthThrottle:
     attempt from that address is a 429, the right token included, until the window frees: a guesser
     learns nothing from the answers any more. One per app, made in the lifespan."""
 
-    def __init__(self, redis: Redis, settings: Settings, addresses: ApiRateLimiter) -> None:
+    def __init__(self, redis: Redis, settings: QueueSettings, addresses: ApiRateLimiter) -> None:
         self.rate = Rate.parse(settings.admin_auth_failures)
         self._limiter = SlidingWindowLimiter(redis)
         self._addresses = addresses

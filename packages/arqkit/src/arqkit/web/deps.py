@@ -9,15 +9,15 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from settings import Settings
 
 from arqkit import JobQueue, QueueAdmin
+from arqkit.settings import QueueSettings
 from arqkit.web import session
 from arqkit.web.admin_guard import AuthThrottle, refuse_cross_origin_write
 
 
-async def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+async def get_settings_dep(request: Request) -> QueueSettings:
+    settings: QueueSettings = request.app.state.settings
     return settings
 
 
@@ -41,7 +41,7 @@ async def get_auth_throttle(request: Request) -> AuthThrottle:
     return throttle
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SettingsDep = Annotated[QueueSettings, Depends(get_settings_dep)]
 QueueDep = Annotated[JobQueue, Depends(get_queue)]
 QueueAdminDep = Annotated[QueueAdmin, Depends(get_admin)]
 AdminSessionsDep = Annotated[session.AdminSessions, Depends(get_admin_sessions)]

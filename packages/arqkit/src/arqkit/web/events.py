@@ -13,9 +13,9 @@ from typing import Annotated
 
 from fastapi import Header, HTTPException, Request, Response, status
 from fastapi.responses import StreamingResponse
-from settings import Settings
 
 from arqkit import JobQueue, QueueUnavailable, watch
+from arqkit.settings import QueueSettings
 from arqkit.web.openapi import JOB_STATUS, Responses, event_stream
 
 RETRY_MS = 1000  # how long a browser waits before it reconnects after a stream ends
@@ -40,7 +40,7 @@ class JobEventStreams:
     cancels the generator), so the count never leaks; concurrent opens may pass the cap by a few.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: QueueSettings) -> None:
         self.settings = settings
         self.open = 0
 

@@ -14,17 +14,17 @@ import time
 
 from fastapi import Response
 from redis.asyncio import Redis
-from settings import Settings
 
 from arqkit import keys
 from arqkit.errors import unavailable_on_redis_error
+from arqkit.settings import QueueSettings
 
 COOKIE_NAME = "admin_session"
 COOKIE_PATH = "/admin"
 _VERSION = "v1"
 
 
-def token_matches(settings: Settings, given: str) -> bool:
+def token_matches(settings: QueueSettings, given: str) -> bool:
     """The admin token, compared in constant time; an empty token matches nothing. Compared as bytes that
     any str encodes to (a lone surrogate too, as JSON can carry one), so an odd token is a no, never a 500."""
     expected = _utf8(settings.admin_token.get_secret_value())
@@ -35,21 +35,21 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _key(settings: Settings) -> bytes:
+def _key(settings: QueueSettings) -> bytes:
     token = _utf8(settings.admin_token.get_secret_value())
     return hmac.new(token, b"fastapi-arq-template admin session", hashlib.sha256).digest()
 
 
-def _sign(settings: Settings, payload: str) -> str:
+def _sign(settings: QueueSettings, payload: str) -> str:
     return hmac.new(_key(settings), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def issue(settings: Settings) -> str:
+def issue(settings: QueueSettings) -> str:
     payload = f"{_VERSION}.{int(time.time()) + settings.admin_session_seconds}.{secrets.token_hex(16)}"
     return f"{payload}.{_sign(settings, payload)}"
 
 
-def is_valid(settings: Settings, cookie: str | None) -> bool:
+def is_valid(settings: QueueSettings, cookie: str | None) -> bool:
     """Signed with the current token and not expired. A token that is empty never validates a session;
     a cookie not of our form (any byte a browser or a client sends) is no session, never a 500."""
     if not cookie or not cookie.isascii() or not settings.admin_token.get_secret_value():
@@ -70,7 +70,7 @@ def session_id(cookie: str) -> str:
 class AdminSessions:
     """Open sessions, in Redis: one per app, made in the lifespan on the queue's pool."""
 
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: QueueSettings) -> None:
         self.redis = redis
         self.settings = settings
 
@@ -98,7 +98,7 @@ class AdminSessions:
         clear_cookie(response)
 
 
-def set_cookie(response: Response, settings: Settings, cookie: str) -> None:
+def set_cookie(response: Response, settings: QueueSettings, cookie: str) -> None:
     response.set_cookie(
         COOKIE_NAME,
         cookie,

@@ -43,7 +43,7 @@ async def job_events(
 @router.delete(
     "/{job_id}",
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[RateLimit("producers")],
+    dependencies=[RateLimit("abort")],
     responses=JOB_ABORT,
 )
 async def abort_job(job_id: JobId, queue: QueueDep) -> AbortRequested:
