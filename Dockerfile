@@ -21,14 +21,16 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/opt/venv
 
 WORKDIR /src
-# Only the two dependency files, bind-mounted: this layer stays cached until the dependencies change.
+# The dependency files and the arqkit package, bind-mounted: this layer stays cached until they change.
 # --no-default-groups: no test or bench tools, no embedded Redis (compose runs the redis image).
-# --no-install-project: the code lives only in /app, so there is one copy of it: `arq` appends the
-# working directory to sys.path, and a copy in site-packages would win over a bind-mounted /app.
+# --no-install-project: the service's own code lives only in /app, so there is one copy of it (`arq`
+# appends the working directory to sys.path, and a copy in site-packages would win over /app).
+# --no-editable: arqkit, the machinery, is installed into the venv as a package would be from PyPI.
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=uv.lock \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
-    uv sync --frozen --no-default-groups --no-install-project
+    --mount=type=bind,source=packages,target=packages \
+    uv sync --frozen --no-default-groups --no-install-project --no-editable
 
 # ---- runtime: the venv and the source, run as a non-root user ----------------------------------------
 FROM python:3.11-slim AS runtime

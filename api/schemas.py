@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from arqkit.web.schemas import MAX_SAFE_INTEGER, StrictBody
 from pydantic import EmailStr, Field, StringConstraints
-
-from api.core.schemas import MAX_SAFE_INTEGER, StrictBody
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 

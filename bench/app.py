@@ -11,16 +11,16 @@ import uuid
 from typing import Any
 
 import structlog
+from arqkit.client import Enqueued
+from arqkit.serializer import META_KWARG
+from arqkit.web.deps import QueueDep
+from arqkit.web.rate_limit import RateLimit
+from arqkit.web.schemas import Accepted, accepted
 from fastapi import APIRouter, BackgroundTasks, Response, status
 
-from api.core.deps import QueueDep
-from api.core.rate_limit import RateLimit
-from api.core.schemas import Accepted, accepted
 from api.main import create_app
 from api.schemas import SignupIn
 from bench.workers import bench_noop
-from jobs.core.client import Enqueued
-from jobs.core.serializer import META_KWARG
 from jobs.email import send_welcome_email
 
 router = APIRouter(prefix="/bench")

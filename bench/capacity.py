@@ -40,12 +40,12 @@ if __name__ == "__main__":  # `python3 bench/capacity.py`: into the project's ve
 
 import redis  # noqa: E402
 import redis.asyncio  # noqa: E402
+from arqkit import keys, queue_control  # noqa: E402
+from arqkit.redis_server import RedisServer, free_port  # noqa: E402
 
 from bench.load import ensure_wrk, load_generator_name, run_load  # noqa: E402
 from bench.procs import environment  # noqa: E402
 from devtools.http_service import wait_until_healthy  # noqa: E402
-from devtools.redis_server import RedisServer, free_port  # noqa: E402
-from jobs.core import keys, queue_control  # noqa: E402
 
 QUEUE = "arq:queue"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -177,7 +177,7 @@ def _size(client: redis.Redis, key: str) -> int:
 
 
 def _accepted(client: redis.Redis) -> int:
-    """202s the API answered so far, from its flushed request counter (`jobs.core.metrics`, every second)."""
+    """202s the API answered so far, from its flushed request counter (`arqkit.metrics`, every second)."""
     raw = client.hget(keys.METRICS, '["http_requests","POST","/bench/noop","202"]')
     return int(raw or 0)  # type: ignore[arg-type]  # redis-py's sync/async union
 

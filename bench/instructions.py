@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-
-from devtools.redis_server import RedisServer
+from arqkit.redis_server import RedisServer
 
 VARIANTS = ("route", "middleware", "rate-limit", "shipped", "shipped-quiet")
 BODY = b'{"email": "ada@example.com", "name": "Ada"}'
@@ -93,10 +92,11 @@ def _app(variant: str) -> Any:
     from bench.peers.template_app import app as minimal
 
     if variant != "route":
-        from api.core.middleware import RequestMiddleware
-        from api.core.prometheus import request_observer
-        from jobs.core.logs import configure_logging
-        from jobs.core.metrics import MetricsBatch
+        from arqkit.logs import configure_logging
+        from arqkit.metrics import MetricsBatch
+        from arqkit.web.middleware import RequestMiddleware
+        from arqkit.web.prometheus import request_observer
+
         from settings import Settings
 
         settings = Settings()

@@ -8,7 +8,7 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from devtools.redis_server import find_redis_server
+from arqkit.redis_server import find_redis_server
 
 PACKAGES = ("arq", "redis", "hiredis", "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "orjson")
 

@@ -248,10 +248,10 @@ def measure_signup_pickup(redis_url: str, samples: int, api_env: dict[str, str])
 
     import httpx
     import redis
+    from arqkit import keys
+    from arqkit.redis_server import free_port
 
     from bench.procs import api_server, worker
-    from devtools.redis_server import free_port
-    from jobs.core import keys
 
     sink_port = free_port()
     sink = [sys.executable, "-m", "devtools.mailsink", "--host", "127.0.0.1", "--port", str(sink_port)]

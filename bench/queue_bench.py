@@ -17,13 +17,13 @@ import redis
 import redis.asyncio
 from arq.connections import ArqRedis
 from arq.jobs import deserialize_result
+from arqkit import keys
+from arqkit.client import JobQueue
+from arqkit.internals.connection import create_api_redis
+from arqkit.serializer import deserialize
 
 from bench.procs import worker
 from bench.workers import NOOP, bench_noop
-from jobs.core import keys
-from jobs.core.client import JobQueue
-from jobs.core.internals.connection import create_api_redis
-from jobs.core.serializer import deserialize
 from jobs.registry import REGISTRY
 from settings import Settings
 

@@ -23,12 +23,13 @@ import tempfile
 import time
 from contextlib import AbstractContextManager
 
+from arqkit import keys
+from arqkit.client import JobQueue
+from arqkit.internals.connection import create_api_redis
+from arqkit.redis_server import RedisServer, free_port
+from arqkit.sliding_window import Rate, SlidingWindowLimiter
+
 from bench.procs import LOAD_CORE, api_server, pinned
-from devtools.redis_server import RedisServer, free_port
-from jobs.core import keys
-from jobs.core.client import JobQueue
-from jobs.core.internals.connection import create_api_redis
-from jobs.core.sliding_window import Rate, SlidingWindowLimiter
 from jobs.email import send_welcome_email
 from jobs.registry import REGISTRY
 from settings import Settings

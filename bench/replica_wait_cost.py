@@ -20,9 +20,9 @@ import time
 from typing import Any
 
 import redis
+from arqkit.client import JobQueue
+from arqkit.redis_server import RedisServer
 
-from devtools.redis_server import RedisServer
-from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
 from jobs.registry import REGISTRY
 from settings import Settings

@@ -228,7 +228,7 @@ def peer_gap_notes(res: Results, unmet: set[str]) -> list[str]:
             f"with the piece / without it): INFO logs (one line per job) {costs[0]}, the per-job hooks "
             f"(metrics, recent jobs) {costs[1]}, the `@job` wrapper (log context, retries, metrics) "
             f"{costs[2]}{missing}. Claims are already batched (one Lua call per queue read answers "
-            "arq's claim and run_job reads, `jobs/core/internals/batch_claim.py`) and the finishes of "
+            "arq's claim and run_job reads, `arqkit/internals/batch_claim.py`) and the finishes of "
             "one loop turn leave in one write, each an EVALSHA; what is left is arq's own per-job task "
             "(a shielded finish, a copied ctx, two hooks), redis-py's encoding of each finish, and the "
             "one log line. What would close it, not taken: writing our lines straight to the stream "
@@ -256,7 +256,7 @@ def peer_gap_notes(res: Results, unmet: set[str]) -> list[str]:
     if "crash recovery, template defaults" in unmet:
         notes.append(
             "**Crash recovery.** A killed worker's claims live `CRASH_RECOVERY_SECONDS` less "
-            "`WORKER_IDLE_WAIT_SECONDS` (14 s by default, `jobs/core/internals/claims.py`), so the next "
+            "`WORKER_IDLE_WAIT_SECONDS` (14 s by default, `arqkit/internals/claims.py`), so the next "
             "worker's read finds the job within 15 s; a measurement over that is the machine's load "
             "delaying the read (see the load below)."
         )

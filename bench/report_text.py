@@ -19,7 +19,7 @@ HOW = """\
   the same `SignupIn` body and the same rate-limit dependency as `POST /signup` and differs only in
   what it does with it: arq's `enqueue_job` (3 round trips and a WATCH), a FastAPI `BackgroundTasks`
   sync task, or nothing (`/bench/bare`, no body). Redis is flushed before each load run.
-  "Rate limit on" is the other engineer's limiter (`api/core/rate_limit.py`, one Redis round trip per
+  "Rate limit on" is the other engineer's limiter (`arqkit/web/rate_limit.py`, one Redis round trip per
   request) with `RATE_LIMIT_SIGNUP=1000000/second`, so it admits everything and only its cost shows.
 - **Pickup latency**: one worker process, idle; the harness enqueues one no-op job, waits for it to
   finish, sleeps a random 20-520 ms (longer than arq's default 0.5 s `poll_delay`, so a polling worker
@@ -41,27 +41,27 @@ HOW = """\
 MECHANISM = """\
 ## What makes it fast, and the defaults that do it
 
-- **One round trip per enqueue** (`jobs/core/internals/enqueue.py`): a Lua script does arq's EXISTS check
+- **One round trip per enqueue** (`arqkit/internals/enqueue.py`): a Lua script does arq's EXISTS check
   on the job and result keys and writes arq's job key (same payload, same TTL) and queue entry (same
   score) atomically, then pushes a wake-up token. `tests/core/internals/test_enqueue.py` pins it against
   arq itself: a stock arq worker runs what it writes, arq's `Job` reads it, and each dedup case (fresh,
   queued, deferred, running, in-progress key only, result kept, after result expiry, after `_expires`)
   gives `enqueue_job`'s answer. Enqueues made in the same event-loop turn leave as one pipeline
   (auto-pipelining), which is where most of the gain under load comes from.
-- **An idle worker is woken, not polled** (`jobs/core/internals/wakeup.py`): arq's loop sleeps
+- **An idle worker is woken, not polled** (`arqkit/internals/wakeup.py`): arq's loop sleeps
   `poll_delay` between queue reads and has no hook to wake it. The worker is given our pool
   (`Worker(redis_pool=...)`, a public argument) whose queue read, when nothing is due, blocks in `BLPOP`
   on the queue's wake-up list until a token, the next deferred job's time, or `WORKER_IDLE_WAIT_SECONDS`
   (1 s). One Lua call returns only due jobs that no worker is running yet, so a busy worker does not
   re-check running jobs on every poll, as arq does.
-- **Jobs are claimed in batches** (`jobs/core/internals/batch_claim.py`, `lua/claim.lua`): that same
+- **Jobs are claimed in batches** (`arqkit/internals/batch_claim.py`, `lua/claim.lua`): that same
   Lua call claims up to as many due jobs as the worker has free slots, counts their tries, takes their
   abort markers, reads their payloads and writes their `started_at`, atomically. arq's loop runs as
   before, and the worker's pool answers arq's per-job claim (WATCH, EXISTS, ZSCORE, MULTI/PSETEX/EXEC,
   one job after another in arq's main loop) and run_job reads from it: six round trips per job become
   one per batch. Claims are short from the start (`CRASH_RECOVERY_SECONDS` less the idle wait) and
   renewed by the heartbeat, so crash recovery stays within 15 s.
-- **Transactions of one loop turn leave in one write** (`jobs/core/internals/transactions.py`): arq
+- **Transactions of one loop turn leave in one write** (`arqkit/internals/transactions.py`): arq
   finishes each job with its own MULTI/EXEC; those made in the same event-loop turn go out together,
   each still atomic with its own answer.
 - **One log line per job at INFO**: the `@job` wrapper's outcome line; arq's start and success lines

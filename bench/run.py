@@ -30,6 +30,8 @@ if __name__ == "__main__":  # `python3 bench/run.py`: get into the project's ven
 
     _bootstrap.enter_venv()
 
+from arqkit.redis_server import RedisServer, free_port  # noqa: E402
+
 from bench import peer_bench as pb  # noqa: E402
 from bench import results as r  # noqa: E402
 from bench.load import ensure_wrk, load_generator_name, run_load  # noqa: E402
@@ -37,7 +39,6 @@ from bench.procs import LOAD_CORE, api_server  # noqa: E402
 from bench.queue_bench import WorkerRun, measure_idle_and_pickup, measure_throughput  # noqa: E402
 from bench.report import Report, write_report  # noqa: E402
 from bench.results import Results, Sizes, from_json, to_json  # noqa: E402
-from devtools.redis_server import RedisServer, free_port  # noqa: E402
 
 FULL = Sizes(3, 6.0, 32, 50, 5.0, 2000, (0.005, 0.01, 0.02, 0.1), (0.25, 5.0), 3000, 120.0)
 QUICK = Sizes(1, 4.0, 32, 30, 2.0, 1000, (0.01,), (1.0,), 2000, 90.0)

@@ -17,14 +17,13 @@ from typing import Any
 
 from arq.connections import ArqRedis
 from arq.worker import func
+from arqkit import JobContext, Registry, build_worker_settings, job
+from arqkit.client import JobQueue
+from arqkit.internals.connection import create_api_redis, create_worker_redis, worker_redis_settings
+from arqkit.internals.worker import claim_policy
+from arqkit.serializer import deserialize, serialize
 
 from bench.peers.common import SLEEP_SECONDS, noop_job, record_start
-from jobs.core import Registry, build_worker_settings
-from jobs.core.client import JobQueue
-from jobs.core.internals.connection import create_api_redis, create_worker_redis, worker_redis_settings
-from jobs.core.internals.worker import claim_policy
-from jobs.core.job import Ctx, job
-from jobs.core.serializer import deserialize, serialize
 from jobs.registry import REGISTRY
 from settings import get_settings
 
@@ -33,7 +32,7 @@ SLEEP = "bench_sleep"
 
 
 @job()
-async def bench_noop(ctx: Ctx) -> float:
+async def bench_noop(ctx: JobContext[Any, Any]) -> float:
     """Does nothing but say when it started (the pickup benchmark reads it from the result)."""
     started = time.time()
     noop_job()  # what every peer's no-op does: counts itself for the drain benchmark
@@ -41,7 +40,7 @@ async def bench_noop(ctx: Ctx) -> float:
 
 
 @job()
-async def bench_sleep(ctx: Ctx) -> None:
+async def bench_sleep(ctx: JobContext[Any, Any]) -> None:
     """The crash-recovery job: says when it starts, then runs far longer than the harness waits."""
     record_start()
     await asyncio.sleep(SLEEP_SECONDS)

@@ -1,5 +1,5 @@
 """Your jobs: one module per area (`email.py`, `reports.py`, `payments.py`, `cron.py`), the list of them
-(`registry.py`) and the workers (`worker.py`). The machinery they use is `jobs.core`.
+(`registry.py`) and the workers (`worker.py`). The machinery they use is `arqkit`.
 
 `arq jobs.WorkerSettings` finds the settings here; they are built on first access so that importing
 `jobs` (as the API does) reads no settings.

@@ -1,6 +1,7 @@
-"""`python -m jobs <command>`: the operator CLI (`jobs/core/cli.py`) for this service's jobs."""
+"""`python -m jobs <command>`: the operator CLI (`arqkit/cli.py`) for this service's jobs."""
 
-from jobs.core.cli import main
+from arqkit.cli import main
+
 from jobs.registry import REGISTRY
 
 raise SystemExit(main(REGISTRY))

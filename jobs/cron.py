@@ -7,18 +7,19 @@ from __future__ import annotations
 import datetime as dt
 
 import structlog
+from arqkit import Cron, count_dead_letters, job
 
-from jobs.core import Cron, Ctx, dead_letters, job, keys
-from settings import Settings
+from jobs import keys
+from jobs.context import Ctx
 
 log = structlog.get_logger("jobs.cron")
 
 
-@job(max_tries=3, cron=Cron(hour=7, minute=0))
+@job(max_tries=3, cron=Cron(hour=7, minute=0, catch_up_seconds=6 * 3600))  # missed: run until 13:00
 async def daily_digest(ctx: Ctx) -> dict[str, object]:
     """Send yesterday's digest once per day (the marker makes a re-run harmless)."""
     day = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
-    first = await ctx["redis"].set(keys.digest_sent(day), "1", nx=True, ex=7 * 86_400)
+    first = await ctx.redis.set(keys.digest_sent(day), "1", nx=True, ex=7 * 86_400)
     log.info("daily digest", day=day, sent=bool(first))
     return {"day": day, "sent": bool(first)}
 
@@ -26,8 +27,7 @@ async def daily_digest(ctx: Ctx) -> dict[str, object]:
 @job(max_tries=1, cron=Cron(minute=0))
 async def hourly_sweep(ctx: Ctx) -> dict[str, int]:
     """Report what needs attention; the dead-letter set trims itself on write."""
-    settings: Settings = ctx["settings"]
-    dead = await dead_letters.count(ctx["redis"])
-    queued = int(await ctx["redis"].zcard(settings.queue_name))
+    dead = await count_dead_letters(ctx.redis)
+    queued = int(await ctx.redis.zcard(ctx.settings.queue_name))
     log.info("hourly sweep", dead_letters=dead, queued=queued)
     return {"dead_letters": dead, "queued": queued}

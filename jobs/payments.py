@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 import orjson
+from arqkit import job
 
-from jobs.core import Ctx, job, keys
+from jobs import keys
+from jobs.context import Ctx
 
 CHARGE_RECORD_TTL_SECONDS = 90 * 86_400
 
@@ -22,12 +24,12 @@ async def charge_payment(ctx: Ctx, payment_id: str, amount_cents: int, currency:
         "payment_id": payment_id,
         "amount_cents": amount_cents,
         "currency": currency,
-        "job_id": ctx["job_id"],
+        "job_id": ctx.job_id,
         "charged_at": time.time(),
     }
     key = keys.payment_charge(payment_id)
-    claimed = await ctx["redis"].set(key, orjson.dumps(record), nx=True, ex=CHARGE_RECORD_TTL_SECONDS)
+    claimed = await ctx.redis.set(key, orjson.dumps(record), nx=True, ex=CHARGE_RECORD_TTL_SECONDS)
     if not claimed:
-        existing = orjson.loads(await ctx["redis"].get(key))
+        existing = orjson.loads(await ctx.redis.get(key))
         return {"charge": existing, "already_charged": True}
     return {"charge": record, "already_charged": False}

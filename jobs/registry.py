@@ -5,7 +5,8 @@ A job with `@job(cron=Cron(...))` is scheduled as well; a name used twice is ref
 
 from __future__ import annotations
 
-from jobs.core import Registry
+from arqkit import Registry
+
 from jobs.cron import daily_digest, hourly_sweep
 from jobs.email import send_welcome_email
 from jobs.payments import charge_payment

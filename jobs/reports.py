@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from jobs.core import Ctx, concurrency_slot, job, report_progress
-from settings import Settings
+from arqkit import concurrency_slot, job, report_progress
+
+from jobs.context import Ctx
 
 
 @job(max_tries=3, timeout_seconds=600)
 async def generate_report(ctx: Ctx, user_id: int, month: str) -> dict[str, str | int]:
     """Build a monthly report step by step. Idempotent: it writes to a path derived from its inputs."""
-    settings: Settings = ctx["settings"]
+    settings = ctx.settings
     async with concurrency_slot(ctx, "generate_report", settings.report_max_concurrency):
         for step in range(settings.report_steps):
             await asyncio.sleep(settings.report_step_seconds)  # stands for a chunk of real work

@@ -93,10 +93,11 @@ def ensure_venv(groups: Sequence[str] | None, what: str, root: Path = ROOT) -> P
 
 
 def _dependencies_digest(root: Path, groups: Sequence[str] | None) -> str:
-    """sha256 of what the install depends on: the lock, pyproject.toml, this interpreter, the groups."""
+    """sha256 of what the install depends on: the lock, the pyproject.toml files (ours and the workspace
+    packages'), this interpreter, the groups."""
     sha = hashlib.sha256()
-    for name in ("uv.lock", "pyproject.toml"):
-        sha.update((root / name).read_bytes())
+    for path in (root / "uv.lock", root / "pyproject.toml", *sorted(root.glob("packages/*/pyproject.toml"))):
+        sha.update(path.read_bytes())
     sha.update(f"{base_python()} {sys.version} {groups}".encode())
     return sha.hexdigest()
 

@@ -27,7 +27,8 @@ import _bootstrap
 import _ports
 
 if TYPE_CHECKING:
-    from devtools.redis_server import RedisServer
+    from arqkit.redis_server import RedisServer
+
     from settings import Settings
 
 ROOT = _bootstrap.ROOT
@@ -149,7 +150,8 @@ def start_redis(stack: DevStack, port: int = REDIS_PORT) -> str:
     restarts. A fixed port, so the operator CLI finds it (6379 is where it looks without a REDIS_URL).
 
     A `redis+sentinel://` URL names a deployment's Redis: it is used as it is, never stood in for."""
-    from devtools.redis_server import RedisServer, find_redis_server, redis_answers
+    from arqkit.redis_server import RedisServer, find_redis_server, redis_answers
+
     from settings import Settings
 
     url = Settings().redis_url  # the environment, else .env, as the API and the worker read it
@@ -219,7 +221,7 @@ def wait_until_listening(stack: DevStack, stop: StopRequest, ports: list[int]) -
 def admin_sign_in(settings: Settings) -> str:
     """How to sign in to /admin: the token itself while it is the development default (it is no secret:
     production refuses it), else only where it comes from."""
-    from settings import DEFAULT_ADMIN_TOKEN
+    from arqkit.settings import DEFAULT_ADMIN_TOKEN
 
     if settings.admin_token.get_secret_value() == DEFAULT_ADMIN_TOKEN:
         return f"sign in with the development token: {DEFAULT_ADMIN_TOKEN}  (ADMIN_TOKEN in .env changes it)"

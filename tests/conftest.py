@@ -10,12 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import Registry, WorkerLifespan, keys
+from arqkit.client import JobQueue
+from arqkit.redis_server import RedisServer, free_port
 
 from api.main import create_app
 from devtools.http_service import http_service
-from devtools.redis_server import RedisServer, free_port
-from jobs.core import Registry, keys
-from jobs.core.client import JobQueue
+from jobs.context import Resources, lifespan
 from jobs.registry import REGISTRY
 from settings import Settings
 from tests.support import WorkerProcess, wait_for
@@ -25,7 +26,7 @@ from tests.support import WorkerProcess, wait_for
 TEST_REDIS_BUDGET_SECONDS = 5.0
 
 # The testing kit (`job_kit`) and its `redis_server`: the suite uses them as a team would.
-pytest_plugins = ["jobs.core.testing"]
+pytest_plugins = ["arqkit.testing"]
 
 
 @pytest.fixture(scope="session")
@@ -129,3 +130,8 @@ def job_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def job_registry() -> Registry:
     return REGISTRY
+
+
+@pytest.fixture
+def job_lifespan() -> WorkerLifespan[Settings, Resources]:
+    return lifespan

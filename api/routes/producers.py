@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from arqkit import JobQueue
+from arqkit.web.deps import QueueDep
+from arqkit.web.openapi import PRODUCER
+from arqkit.web.rate_limit import RateLimit, RateLimitedQueue
+from arqkit.web.schemas import Accepted, accepted
 from fastapi import APIRouter, Header, Path, Response, status
 
-from api.core.deps import QueueDep
-from api.core.openapi import PRODUCER
-from api.core.rate_limit import RateLimit, RateLimitedQueue
-from api.core.schemas import Accepted, accepted
 from api.schemas import ChargeIn, ReportIn, SignupIn
-from jobs.core import JobQueue
 from jobs.email import send_welcome_email
 from jobs.payments import charge_payment
 from jobs.reports import generate_report

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from arqkit import JobQueue
+from arqkit.web.rate_limit import ApiRateLimiter
 from fastapi import FastAPI
 
-from api.core.rate_limit import ApiRateLimiter
 from api.routes.producers import router
-from jobs.core import JobQueue
 from jobs.registry import REGISTRY
 from settings import Settings
 
@@ -27,7 +27,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     queue = JobQueue.connect(settings, REGISTRY)
     app.state.settings = settings
     app.state.queue = queue
-    app.state.rate_limiter = ApiRateLimiter(queue.redis, settings)  # asked by the route; off here
+    rates = {"signup": settings.rate_limit_signup, "producers": settings.rate_limit_producers}
+    app.state.rate_limiter = ApiRateLimiter(queue.redis, settings, rates)  # asked by the route; off here
     yield
     await queue.aclose()
 

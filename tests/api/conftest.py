@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from arqkit import JobQueue
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
-from jobs.core import JobQueue
 from jobs.email import send_welcome_email
 from settings import Settings
 from tests.support import ROOT, serve_api

@@ -10,9 +10,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import httpx
 import pytest
 import redis.asyncio
+from arqkit.web import session
 from pydantic import SecretStr
 
-from api.core import session
 from api.main import app as default_app
 from api.main import create_app
 from settings import Settings

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
+from arqkit.client import JobQueue
 
-from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
 from tests.support import WorkerProcess, wait_for, wait_for_status
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
+from arqkit import JobQueue
 
-from jobs.core import JobQueue
 from settings import Settings
 from tests.support import WorkerProcess, wait_for
 

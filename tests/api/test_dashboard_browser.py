@@ -12,12 +12,12 @@ import time
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import dead_letters, keys
+from arqkit.client import JobQueue
+from arqkit.dead_letters import DeadLetter
+from arqkit.throughput import Sample
 from playwright.async_api import Page, expect
 
-from jobs.core import dead_letters, keys
-from jobs.core.client import JobQueue
-from jobs.core.dead_letters import DeadLetter
-from jobs.core.throughput import Sample
 from jobs.email import send_welcome_email
 from tests.api.conftest import dead_letter_row, log_in, screenshot
 from tests.support import WorkerProcess, wait_for

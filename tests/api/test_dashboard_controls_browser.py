@@ -4,9 +4,9 @@ discard a dead letter. The browser, server and page fixtures are in tests/api/co
 from __future__ import annotations
 
 import httpx
+from arqkit import JobQueue, QueueAdmin
 from playwright.async_api import Page, expect
 
-from jobs.core import JobQueue, QueueAdmin
 from settings import Settings
 from tests.api.conftest import dead_letter_row, log_in, screenshot
 from tests.support import WorkerProcess

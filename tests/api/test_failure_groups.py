@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import redis.asyncio
+from arqkit import metrics
 
-from jobs.core import metrics
 from settings import Settings
 
 AUTH = {"Authorization": "Bearer test-admin-token"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from arqkit.web import session
 
-from api.core import session
 from settings import Settings
 
 JSON = {"content-type": "application/json"}

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from arqkit.client import JobQueue
+from arqkit.redis_server import RedisServer
 
-from devtools.redis_server import RedisServer
-from jobs.core.client import JobQueue
 from jobs.registry import REGISTRY
 from jobs.reports import generate_report
 from settings import Settings

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 import redis.asyncio
+from arqkit import QueueAdmin, metrics
+from arqkit.client import JobQueue
 
 from api.main import create_app
-from jobs.core import QueueAdmin, metrics
-from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
 from settings import Settings
 from tests.support import WorkerProcess, scrape, value, wait_for

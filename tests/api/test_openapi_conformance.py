@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 import schemathesis
+from arqkit.redis_server import RedisServer
 from fastapi import FastAPI
 from hypothesis import settings
 from schemathesis.checks import not_a_server_error
@@ -21,7 +22,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.main import create_app
-from devtools.redis_server import RedisServer
 from settings import Settings
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio
+from arqkit.web.openapi import ErrorBody
 
-from api.core.openapi import ErrorBody
 from api.main import create_app
 from settings import Settings
 

@@ -14,17 +14,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import httpx
 import pytest
 import redis.asyncio
-from fastapi import HTTPException
+from arqkit import keys
+from arqkit.internals.connection import create_api_redis
+from arqkit.redis_server import free_port
+from arqkit.sliding_window import Rate, SlidingWindowLimiter
+from arqkit.web import QueueService
+from arqkit.web.rate_limit import ApiRateLimiter
+from fastapi import FastAPI, HTTPException
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.core.rate_limit import ApiRateLimiter
 from api.main import create_app
-from devtools.redis_server import free_port
-from jobs.core import keys
-from jobs.core.internals.connection import create_api_redis
-from jobs.core.sliding_window import Rate, SlidingWindowLimiter
+from api.routes import producers
+from jobs.registry import REGISTRY
 from settings import Settings
 
 SIGNUP = {"email": "ada@example.com", "name": "Ada"}
@@ -191,7 +194,7 @@ async def test_a_peek_tells_whether_a_request_would_pass_and_records_nothing(
     assert not (await limiter.peek(key, rate)).admitted
 
 
-# --- reserving ahead, as jobs do for downstream limits (jobs/core/capacity.py) -----------------------
+# --- reserving ahead, as jobs do for downstream limits (arqkit/capacity.py) -----------------------
 
 
 async def test_a_job_may_reserve_the_next_free_slot_within_its_max_wait(
@@ -383,7 +386,7 @@ def limiter_without_redis(limited: Settings) -> LimiterWithoutRedis:
         nowhere = limited.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0", **update})
         pool = create_api_redis(nowhere)
         try:
-            yield ApiRateLimiter(pool, nowhere)
+            yield ApiRateLimiter(pool, nowhere, {"signup": nowhere.rate_limit_signup})
         finally:
             await pool.aclose()
 
@@ -416,3 +419,16 @@ async def test_redis_away_answers_503_when_set_to_fail_closed(
 def _request(peer: str, headers: dict[str, str] | None = None) -> Request:
     raw = [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     return Request({"type": "http", "method": "POST", "path": "/", "headers": raw, "client": (peer, 1234)})
+
+
+async def test_a_route_whose_limit_the_app_did_not_declare_stops_the_app_at_startup(
+    settings: Settings,
+) -> None:
+    service = QueueService(settings, REGISTRY, rate_limits={"producers": "1/minute"})
+    app = FastAPI(lifespan=service.lifespan)
+    service.install(app)
+    app.include_router(producers.router)  # POST /signup uses RateLimitedQueue("signup")
+
+    with pytest.raises(RuntimeError, match=r"POST /signup uses 'signup'"):
+        async with app.router.lifespan_context(app):
+            pass

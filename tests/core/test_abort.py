@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import redis.asyncio
+from arqkit import keys
 
-from jobs.core import keys
 from settings import Settings
 from tests.support import WorkerProcess, wait_for_status
 

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import JobNotFound, JobQueue, QueueAdmin
 
-from jobs.core import JobNotFound, JobQueue, QueueAdmin
 from jobs.email import send_welcome_email
 from settings import Settings
 from tests.support import ROOT, WorkerProcess, settings_env, wait_for

@@ -8,9 +8,9 @@ from typing import cast
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import keys
+from arqkit.client import JobQueue
 
-from jobs.core import keys
-from jobs.core.client import JobQueue
 from jobs.registry import REGISTRY
 from settings import Settings
 from tests.support import WorkerProcess, wait_for, wait_for_status

@@ -12,10 +12,10 @@ import httpx
 import pytest
 import redis.asyncio
 from arq.connections import ArqRedis
+from arqkit import dead_letters, keys
+from arqkit.dead_letters import DeadLetter
+from arqkit.internals.connection import create_api_redis
 
-from jobs.core import dead_letters, keys
-from jobs.core.dead_letters import DeadLetter
-from jobs.core.internals.connection import create_api_redis
 from settings import Settings
 from tests.support import WorkerProcess, wait_for, wait_for_status
 

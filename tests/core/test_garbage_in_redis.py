@@ -10,9 +10,8 @@ import httpx
 import orjson
 import pytest
 import redis.asyncio
-
-from jobs.core import JobQueue, QueueAdmin, keys
-from jobs.core.dead_letters import DeadLetter
+from arqkit import JobQueue, QueueAdmin, keys
+from arqkit.dead_letters import DeadLetter
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 NOW_MS = int(time.time() * 1000)

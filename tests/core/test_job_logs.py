@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import keys
 
-from jobs.core import keys
 from settings import Settings
 from tests.support import WorkerProcess, wait_for, wait_for_status
 

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TEAM_JOBS = {"jobs.email", "jobs.reports", "jobs.payments", "jobs.cron", "jobs.registry", "jobs.worker"}
-TEAM_API = {"api.main", "api.routes", "api.schemas"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -44,15 +42,13 @@ def test_jobs_never_import_api() -> None:
     assert _offenders("jobs", {"api"}) == []
 
 
-def test_the_job_machinery_never_imports_the_teams_jobs() -> None:
-    assert _offenders("jobs/core", TEAM_JOBS) == []
+def test_the_package_never_imports_the_teams_code() -> None:
+    assert _offenders("packages/arqkit/src/arqkit", {"jobs", "api", "settings", "devtools", "tests"}) == []
 
 
-def test_the_http_plumbing_never_imports_the_teams_routes_or_jobs() -> None:
-    assert _offenders("api/core", TEAM_API | TEAM_JOBS) == []
-
-
-@pytest.mark.parametrize("folder", ["api/core/routes", "api/core/admin", "api/routes"])
+@pytest.mark.parametrize(
+    "folder", ["packages/arqkit/src/arqkit/web/routes", "packages/arqkit/src/arqkit/web/admin", "api/routes"]
+)
 def test_routes_never_touch_redis_themselves(folder: str) -> None:
     """They call the job client or the admin interface."""
     touching = [
@@ -64,10 +60,10 @@ def test_routes_never_touch_redis_themselves(folder: str) -> None:
 
 
 def test_only_keys_py_spells_a_redis_key() -> None:
-    literal = re.compile(r"""["'](arq:|svc:)""")
+    literal = re.compile(r"""["'](arq:|svc:|app:)""")
     spelled = [
         str(path.relative_to(ROOT))
-        for folder in ("api", "jobs")
+        for folder in ("api", "jobs", "packages/arqkit/src/arqkit")
         for path in _modules(folder)
         if path.name != "keys.py" and literal.search(path.read_text())
     ]
@@ -75,25 +71,13 @@ def test_only_keys_py_spells_a_redis_key() -> None:
 
 
 def test_every_lua_script_is_a_file_the_loader_lists() -> None:
-    lua = ROOT / "jobs" / "core" / "lua"
+    lua = ROOT / "packages/arqkit/src/arqkit/lua"
     scripts = {path.stem for path in lua.glob("*.lua")}
     listed = set(re.findall(r"`(\w+)\.lua`", (lua / "__init__.py").read_text()))
     assert scripts == listed
     inline = [
-        str(p.relative_to(ROOT)) for p in _modules("jobs") + _modules("api") if "redis.call(" in p.read_text()
+        str(p.relative_to(ROOT))
+        for p in _modules("jobs") + _modules("api") + _modules("packages/arqkit/src/arqkit")
+        if "redis.call(" in p.read_text()
     ]
     assert inline == []
-
-
-def test_the_teams_folders_hold_only_the_teams_files() -> None:
-    top = {path.name for path in ROOT.joinpath("jobs").glob("*.py")}
-    assert top == {
-        "__init__.py",
-        "__main__.py",  # `python -m jobs`, the operator CLI (the CONTRACT names it)
-        "email.py",
-        "reports.py",
-        "payments.py",
-        "cron.py",
-        "registry.py",
-        "worker.py",
-    }

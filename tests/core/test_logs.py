@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from arqkit.logs import configure_logging
 
-from jobs.core.logs import configure_logging
 from settings import Settings
 
 

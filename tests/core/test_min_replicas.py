@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import ReplicationTimeout, keys
+from arqkit.client import JobQueue
+from arqkit.redis_server import RedisServer
 
 from api.main import create_app
-from devtools.redis_server import RedisServer
-from jobs.core import ReplicationTimeout, keys
-from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
 from jobs.registry import REGISTRY
 from settings import Settings

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import redis.asyncio
+from arqkit import keys
+from arqkit.internals.connection import create_api_redis
 
-from jobs.core import keys
-from jobs.core.internals.connection import create_api_redis
 from settings import Settings
 from tests.support import WorkerProcess, wait_for_status
 

@@ -8,8 +8,8 @@ import signal
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import keys
 
-from jobs.core import keys
 from tests.support import WorkerProcess, wait_for, wait_for_status
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}

@@ -10,11 +10,11 @@ import httpx
 import pytest
 import redis.asyncio
 from arq.worker import Worker
+from arqkit import keys
+from arqkit.client import JobQueue
+from arqkit.priorities import Priority, all_queue_names, queue_name
 
 import jobs
-from jobs.core import keys
-from jobs.core.client import JobQueue
-from jobs.core.priorities import Priority, all_queue_names, queue_name
 from jobs.payments import charge_payment
 from jobs.registry import REGISTRY
 from jobs.reports import generate_report

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from arqkit.retry import PermanentError, TransientError
+from arqkit.serializer import public_message
 
-from jobs.core.retry import PermanentError, TransientError
-from jobs.core.serializer import public_message
 from tests.support import WorkerProcess, wait_for, wait_for_status
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}

@@ -11,9 +11,9 @@ from datetime import timedelta
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import JobQueue, QueueAdmin, UnknownQueue, keys
+from arqkit.queue_control import PURGE_BATCH
 
-from jobs.core import JobQueue, QueueAdmin, UnknownQueue, keys
-from jobs.core.queue_control import PURGE_BATCH
 from jobs.email import send_welcome_email
 from settings import Settings
 from tests.support import WorkerProcess, wait_for

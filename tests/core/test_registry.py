@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from arqkit import Cron, DuplicateJobName, Registry, build_worker_settings, job
+from arqkit.job import AnyContext as Ctx
 
 import jobs
-from jobs.core import Cron, Ctx, DuplicateJobName, Registry, build_worker_settings, job
 from jobs.cron import daily_digest
 from jobs.email import send_welcome_email
 from jobs.registry import REGISTRY

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
-from jobs.core.retry import PermanentError, RetryPolicy, TransientError
+from arqkit.retry import PermanentError, RetryPolicy, TransientError
 
 POLICY = RetryPolicy(base_delay=1.0, max_delay=30.0)
 

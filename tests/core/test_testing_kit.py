@@ -9,16 +9,18 @@ from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio
+from arqkit import JobArgumentsInvalid, JobQueue, Registry, job, priorities
+from arqkit.job import AnyContext as Ctx
+from arqkit.testing import JobKit
 
-from jobs.core import Ctx, JobArgumentsInvalid, JobQueue, Registry, job, priorities
-from jobs.core.testing import JobKit
+from jobs.context import lifespan
 from settings import Settings
 
 
 @job()
 async def stamp(ctx: Ctx, at: datetime) -> dict[str, object]:
-    settings: Settings = ctx["settings"]
-    return {"type": type(at).__name__, "email_api_url": settings.email_api_url, "ctx": sorted(ctx)}
+    settings: Settings = ctx.settings
+    return {"type": type(at).__name__, "email_api_url": settings.email_api_url, "ctx": sorted(ctx.worker)}
 
 
 @job(priority="bulk")
@@ -29,7 +31,7 @@ async def bulk_child(ctx: Ctx, n: int) -> int:
 @job()
 async def fan_out(ctx: Ctx, n: int) -> int:
     """Enqueues a bulk job, as a job may: the kit runs it too."""
-    queue = JobQueue(ctx["redis"], ctx["settings"], Registry([bulk_child]))
+    queue = JobQueue(ctx.redis, ctx.settings, Registry([bulk_child]))
     await queue.enqueue(bulk_child, n=n)
     return n
 
@@ -44,7 +46,7 @@ REGISTRY = Registry([stamp, bulk_child, fan_out, outlives_its_timeout])
 
 @pytest.fixture
 async def kit(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[JobKit]:
-    kit = JobKit(settings, REGISTRY)
+    kit = JobKit(settings, REGISTRY, lifespan)
     yield kit
     await kit.aclose()
 
@@ -68,7 +70,7 @@ async def test_the_job_runs_with_the_workers_ctx_and_the_kits_settings(
     assert run.status == "complete"
     assert run.result["type"] == "datetime"
     assert run.result["email_api_url"] == settings.email_api_url
-    assert {"http", "job_id", "job_try", "redis", "settings", "worker_id"} <= set(run.result["ctx"])
+    assert {"job_id", "job_try", "redis", "settings", "worker_id", "resources"} <= set(run.result["ctx"])
 
 
 async def test_the_workers_hooks_run_around_each_job(kit: JobKit) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 import redis.asyncio
+from arqkit import keys, throughput
 
-from jobs.core import keys, throughput
 from settings import Settings
 from tests.support import wait_for
 

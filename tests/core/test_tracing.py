@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from arq.worker import Worker
+from arqkit import build_worker_settings
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from api.main import create_app
-from jobs.core import build_worker_settings
 from jobs.registry import REGISTRY
 from settings import Settings, get_settings
 from tests.support import ROOT, settings_env
@@ -110,4 +110,4 @@ def test_with_tracing_off_neither_the_api_nor_the_worker_loads_the_opentelemetry
 
 
 def test_a_worker_with_tracing_off_imports_no_opentelemetry_at_all() -> None:
-    assert _loaded_by("jobs.worker, jobs.core.hooks", "opentelemetry") == []
+    assert _loaded_by("jobs.worker, arqkit.hooks", "opentelemetry") == []

@@ -13,10 +13,11 @@ from uuid import UUID
 import orjson
 import pytest
 import redis.asyncio
+from arqkit import JobArgumentsInvalid, PermanentError, Registry, RetryPolicy, job, keys, priorities
+from arqkit.job import AnyContext as Ctx
+from arqkit.testing import JobKit
 from pydantic import BaseModel, ConfigDict
 
-from jobs.core import Ctx, JobArgumentsInvalid, PermanentError, Registry, RetryPolicy, job, keys, priorities
-from jobs.core.testing import JobKit
 from settings import Settings
 
 BROKEN = keys.PREFIX + "test:broken"  # while set, `typed_job` fails: a dead letter to replay
@@ -59,7 +60,7 @@ async def typed_job(
     orders_by_day: dict[str, list[Order]],
 ) -> dict[str, list[Any]]:
     """Says, for each argument, the type it arrived as and whether it equals what the test sent."""
-    if await ctx["redis"].exists(BROKEN):
+    if await ctx.redis.exists(BROKEN):
         raise PermanentError("broken on purpose")
     received = locals()
     return {name: [type(received[name]).__name__, received[name] == EXPECTED[name]] for name in EXPECTED}

@@ -21,10 +21,11 @@ import httpx
 import orjson
 import pytest
 import redis.asyncio
+from arqkit import keys
+from arqkit.redis_server import RedisServer, free_port
 
 from devtools.http_service import http_service
-from devtools.redis_server import RedisServer, free_port
-from jobs.core import keys
+from jobs import keys as app_keys
 from settings import Settings
 from tests.support import BIN, ROOT, WorkerProcess, settings_env, wait_for
 
@@ -308,7 +309,7 @@ def _admin() -> dict[str, str]:
 
 
 async def _charge_records(client: redis.asyncio.Redis) -> AsyncIterator[bytes]:
-    async for key in client.scan_iter(match=keys.payment_charge("*"), count=1000):
+    async for key in client.scan_iter(match=app_keys.payment_charge("*"), count=1000):
         raw = await client.get(key)
         if raw is not None:
             yield raw

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis.asyncio
+from arqkit.redis_server import free_port
 
 from devtools.http_service import http_service
-from devtools.redis_server import free_port
 from settings import Settings
 from tests.support import BIN, ROOT, settings_env
 

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from arqkit.redis_server import RedisServer
 
 from api.main import create_app
-from devtools.redis_server import RedisServer
 from settings import Settings
 
 SIGNUP = {"email": "ada@example.com", "name": "Ada"}

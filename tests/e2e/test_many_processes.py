@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import redis.asyncio
+from arqkit import Registry, keys
+from arqkit.client import JobQueue
 
-from jobs.core import Registry, keys
-from jobs.core.client import JobQueue
+from jobs import keys as app_keys
 from settings import Settings
 from tests.support import (
     Sample,
@@ -146,7 +147,7 @@ async def test_processes_share_one_rate_limit_one_idempotency_key_and_one_set_of
 
     assert sorted(statuses) == [202] * RATE_LIMIT + [429] * RATE_LIMIT  # one budget, not one per process
     assert len(set(charged)) == 1  # one job for one key, whichever process answered
-    await wait_for(lambda: redis_client.exists(keys.payment_charge("pay-1")), what="the charge")
+    await wait_for(lambda: redis_client.exists(app_keys.payment_charge("pay-1")), what="the charge")
 
     counted = (("/reports", "202"), ("/reports", "429"), ("/payments/{payment_id}/charge", "202"))
 

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
+from arqkit.internals.connection import create_api_redis
+from arqkit.redis_server import RedisServer
 
 from api.main import create_app
-from devtools.redis_server import RedisServer
-from jobs.core.internals.connection import create_api_redis
 from settings import Settings
 from tests.support import WorkerProcess, scrape, value, wait_for, wait_for_status
 

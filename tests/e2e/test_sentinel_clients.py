@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio
+from arqkit import QueueUnavailable, keys
+from arqkit.client import JobQueue
+from arqkit.redis_server import free_port
 
-from devtools.redis_server import free_port
-from jobs.core import QueueUnavailable, keys
-from jobs.core.client import JobQueue
 from jobs.email import send_welcome_email
 from jobs.registry import REGISTRY
 from settings import Settings

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from arqkit.redis_server import free_port
 
 from devtools.http_service import http_service
-from devtools.redis_server import free_port
 from settings import Settings
 from tests.support import BIN, ROOT, WorkerProcess, settings_env, wait_for
 from tests.support.sentinel import SentinelCluster

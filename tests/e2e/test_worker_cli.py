@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import redis.asyncio
+from arqkit import keys
+from arqkit.internals.worker import worker_host
 
-from jobs.core import keys
-from jobs.core.internals.worker import worker_host
 from settings import Settings
 from tests.support import BIN, ROOT, WorkerProcess, settings_env, wait_for
 

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from arqkit.redis_server import RedisServer, free_port
 
-from devtools.redis_server import RedisServer, free_port
 from settings import Settings
 from tests.support import BIN, ROOT, WorkerProcess, settings_env, wait_for
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import httpx
+from arqkit.testing import JobKit
 
-from jobs.core.testing import JobKit
 from jobs.email import send_welcome_email
 
 

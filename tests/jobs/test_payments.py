@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 import orjson
 import redis.asyncio
+from arqkit import keys
 
-from jobs.core import keys
+from jobs import keys as app_keys
 from settings import Settings
 from tests.support import WorkerProcess, wait_for_status
 
@@ -39,7 +40,7 @@ async def test_payment_is_charged_once_even_when_charged_under_two_keys(
     results = [(await wait_for_status(api, job, {"complete"}))["result"] for job in (first, second)]
 
     assert sorted(r["already_charged"] for r in results) == [False, True]
-    record = orjson.loads(await redis_client.get(keys.payment_charge("pay_1")))
+    record = orjson.loads(await redis_client.get(app_keys.payment_charge("pay_1")))
     assert record["job_id"] in (first, second)
     assert results[0]["charge"] == results[1]["charge"] == record
 

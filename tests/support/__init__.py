@@ -132,7 +132,7 @@ def serve_api_processes(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`uvicorn api.main:app --workers N` (N > 1: a supervisor and N serving processes on one socket);
     yields its URL and the uvicorn process once it answers `/healthz`."""
-    from devtools.redis_server import free_port
+    from arqkit.redis_server import free_port
 
     port = free_port()
     command = [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)]

@@ -15,8 +15,8 @@ from types import TracebackType
 from typing import Any, Self
 
 import redis
+from arqkit.redis_server import RedisServer
 
-from devtools.redis_server import RedisServer
 from settings import Settings
 
 SERVICE = "mymaster"

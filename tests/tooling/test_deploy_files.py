@@ -29,7 +29,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 
 SETTINGS_ENV_NAMES = frozenset(name.upper() for name in Settings.model_fields)
 ROOT_USERS = frozenset({"root", "0"})
-WORKERS = ["worker", "worker-critical", "worker-bulk"]  # one pool per priority (jobs/core/priorities.py)
+WORKERS = ["worker", "worker-critical", "worker-bulk"]  # one pool per priority (arqkit/priorities.py)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
 _DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=")

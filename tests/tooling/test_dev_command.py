@@ -14,10 +14,11 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from arqkit.redis_server import EMBEDDED_SERVERS, REDIS_SERVER_ENV, find_redis_server, free_port
+from arqkit.settings import DEFAULT_ADMIN_TOKEN
 
-from devtools.redis_server import EMBEDDED_SERVERS, REDIS_SERVER_ENV, find_redis_server, free_port
 from jobs import WORKER_SETTINGS
-from settings import DEFAULT_ADMIN_TOKEN, Settings
+from settings import Settings
 from tests.support import ROOT
 
 

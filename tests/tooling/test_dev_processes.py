@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from arqkit.redis_server import RedisServer, free_port
 
-from devtools.redis_server import RedisServer, free_port
 from jobs import WORKER_SETTINGS
 from tests.support import ROOT, descendants
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from arqkit.redis_server import RedisServer, redis_answers
 
 from devtools.mailsink import create_app
-from devtools.redis_server import RedisServer, redis_answers
 
 
 @pytest.fixture

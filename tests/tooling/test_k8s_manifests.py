@@ -20,8 +20,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from arqkit import priorities
 
-from jobs.core import priorities
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

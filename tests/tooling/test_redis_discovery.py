@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis
-
-from devtools.redis_server import (
+from arqkit.redis_server import (
     EMBEDDED_SERVERS,
     REDIS_SERVER_ENV,
     RedisServer,

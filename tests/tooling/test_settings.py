@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from arqkit.settings import SentinelURL
 from pydantic import ValidationError
 
-from settings import SentinelURL, Settings
+from settings import Settings
 
 
 def test_production_with_the_default_admin_token_refuses_to_start() -> None:

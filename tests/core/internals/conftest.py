@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 from arq.connections import ArqRedis
+from arqkit.internals.connection import create_api_redis
+from arqkit.internals.enqueue import Enqueuer
 
-from jobs.core.internals.connection import create_api_redis
-from jobs.core.internals.enqueue import Enqueuer
 from settings import Settings
 
 

@@ -1,5 +1,5 @@
 """What the machinery relies on in arq 0.28 and redis-py 5, pinned: an upgrade that changes any of it fails
-here first. Each test names the module of `jobs/core/internals/` that relies on it."""
+here first. Each test names the module of `arqkit/internals/` that relies on it."""
 
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ from arq import constants
 from arq.connections import ArqRedis
 from arq.jobs import serialize_result
 from arq.worker import Worker
+from arqkit import keys
+from arqkit.internals import log_redaction, reconnect, wakeup
+from arqkit.internals.connection import create_api_redis
+from arqkit.internals.result_tap import ResultTap
+from arqkit.serializer import deserialize, serialize
 from redis.asyncio.client import Pipeline
 
 from jobs import WorkerSettings
-from jobs.core import keys
-from jobs.core.internals import log_redaction, reconnect, wakeup
-from jobs.core.internals.connection import create_api_redis
-from jobs.core.internals.result_tap import ResultTap
-from jobs.core.serializer import deserialize, serialize
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
-INTERNALS = ROOT / "jobs" / "core" / "internals"
+INTERNALS = ROOT / "packages/arqkit/src/arqkit/internals"
 
 
 def test_arq_version_is_the_pinned_one() -> None:
@@ -34,9 +34,13 @@ def test_arq_version_is_the_pinned_one() -> None:
 
 
 def test_arq_is_imported_only_behind_its_door() -> None:
-    """`jobs/core/internals/` is the one place that imports arq (api/, jobs/ and settings.py are checked)."""
+    """`arqkit/internals/` is the one place that imports arq (api/, jobs/ and settings.py are checked)."""
     importers = []
-    for path in [*ROOT.joinpath("api").rglob("*.py"), *ROOT.joinpath("jobs").rglob("*.py")]:
+    for path in [
+        *ROOT.joinpath("api").rglob("*.py"),
+        *ROOT.joinpath("jobs").rglob("*.py"),
+        *ROOT.joinpath("packages/arqkit/src").rglob("*.py"),
+    ]:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             names = []

@@ -1,4 +1,4 @@
-"""The worker claims in batches (jobs/core/internals/batch_claim.py) and arq's loop does not notice.
+"""The worker claims in batches (arqkit/internals/batch_claim.py) and arq's loop does not notice.
 
 arq's own Worker runs the jobs; the pool answers its claim and its run_job reads from one Lua call. If
 arq changes the commands it sends, its claim goes to Redis again (a WATCH shows up) or a job fails.
@@ -15,13 +15,13 @@ import pytest
 import redis.asyncio
 from arq.connections import ArqRedis
 from arq.worker import Retry, Worker, func
+from arqkit import keys
+from arqkit.internals.batch_claim import ClaimPolicy
+from arqkit.internals.connection import create_worker_redis
+from arqkit.internals.enqueue import Enqueuer
+from arqkit.internals.wakeup import WakeableRedis
+from arqkit.serializer import deserialize, serialize
 
-from jobs.core import keys
-from jobs.core.internals.batch_claim import ClaimPolicy
-from jobs.core.internals.connection import create_worker_redis
-from jobs.core.internals.enqueue import Enqueuer
-from jobs.core.internals.wakeup import WakeableRedis
-from jobs.core.serializer import deserialize, serialize
 from settings import Settings
 from tests.support import wait_for
 

@@ -1,4 +1,4 @@
-"""The API pool's request budget (`jobs/core/internals/budget.py`) and the redis-py behaviour it relies on."""
+"""The API pool's request budget (`arqkit/internals/budget.py`) and the redis-py behaviour it relies on."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 import redis.asyncio
+from arqkit import deadline
+from arqkit.internals.connection import create_api_redis
 
-from jobs.core import deadline
-from jobs.core.internals.connection import create_api_redis
 from settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""Pins what the testing kit relies on in arq's `Worker(burst=True)` (jobs/core/internals/burst.py)."""
+"""Pins what the testing kit relies on in arq's `Worker(burst=True)` (arqkit/internals/burst.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import signal
 
 import pytest
 import redis.asyncio
-
-from jobs.core import (
-    Ctx,
+from arqkit import (
     JobQueue,
     PermanentError,
     Registry,
@@ -17,8 +15,10 @@ from jobs.core import (
     job,
     keys,
 )
-from jobs.core.internals.burst import run_until_empty
-from jobs.core.status import read_status
+from arqkit.internals.burst import run_until_empty
+from arqkit.job import AnyContext as Ctx
+from arqkit.status import read_status
+
 from settings import Settings
 
 TRIES = keys.PREFIX + "test:burst-tries"
@@ -26,7 +26,7 @@ TRIES = keys.PREFIX + "test:burst-tries"
 
 @job(max_tries=3)
 async def fails_twice(ctx: Ctx) -> int:
-    tries = int(await ctx["redis"].incr(TRIES))
+    tries = int(await ctx.redis.incr(TRIES))
     if tries < 3:
         raise TransientError(f"try {tries}")
     return tries

@@ -17,11 +17,10 @@ import redis.asyncio
 from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
 from arq.worker import Worker
-
-from jobs.core import keys
-from jobs.core.internals.enqueue import WAKE_TOKENS_MAX, Enqueuer
-from jobs.core.serializer import deserialize, serialize
-from jobs.core.sliding_window import Admission, Decision, Rate
+from arqkit import keys
+from arqkit.internals.enqueue import WAKE_TOKENS_MAX, Enqueuer
+from arqkit.serializer import deserialize, serialize
+from arqkit.sliding_window import Admission, Decision, Rate
 
 QUEUE = "arq:queue"
 

@@ -10,11 +10,10 @@ from typing import Any
 
 from arq.jobs import SerializationError, deserialize_job_raw
 from arq.utils import ms_to_datetime, timestamp_ms
+from arqkit.internals.layout import read_job, read_result
+from arqkit.serializer import deserialize
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from jobs.core.internals.layout import read_job, read_result
-from jobs.core.serializer import deserialize
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
 json_values = st.recursive(
@@ -22,7 +21,7 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
     max_leaves=12,
 )
-payload_keys = st.sampled_from(["f", "a", "k", "t", "et", "s", "st", "ft", "q", "id", "r"])
+payload_keys = st.sampled_from(["f", "a", "k", "t", "et", "s", "st", "ft", "q", "id", "r", "meta"])
 payloads = st.dictionaries(payload_keys | st.text(max_size=3), json_values, max_size=8)
 well_typed = st.fixed_dictionaries(
     {

@@ -8,10 +8,10 @@ import time
 
 import pytest
 from arq.worker import Worker
+from arqkit.internals.connection import create_worker_redis, worker_redis_settings
+from arqkit.redis_server import free_port
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from devtools.redis_server import free_port
-from jobs.core.internals.connection import create_worker_redis, worker_redis_settings
 from settings import Settings
 
 

@@ -10,11 +10,11 @@ import pytest
 import redis.asyncio
 from arq.jobs import DeserializationError, SerializationError, deserialize_job_raw, serialize_result
 from arq.worker import Worker
+from arqkit import keys
+from arqkit.internals.connection import create_worker_redis
+from arqkit.internals.result_tap import ResultTap
+from arqkit.serializer import deserialize
 
-from jobs.core import keys
-from jobs.core.internals.connection import create_worker_redis
-from jobs.core.internals.result_tap import ResultTap
-from jobs.core.serializer import deserialize
 from settings import Settings
 
 

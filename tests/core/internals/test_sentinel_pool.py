@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from arqkit import lua
+from arqkit.internals.budget import budgeted_pool
+from arqkit.internals.sentinel import SentinelPool
+from arqkit.redis_server import RedisServer
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
-
-from devtools.redis_server import RedisServer
-from jobs.core import lua
-from jobs.core.internals.budget import budgeted_pool
-from jobs.core.internals.sentinel import SentinelPool
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Transactions made in one loop turn leave in one write (jobs/core/internals/transactions.py), each
+"""Transactions made in one loop turn leave in one write (arqkit/internals/transactions.py), each
 still atomic, each with its own answer; this relies on redis-py's `Pipeline._execute_transaction`."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio
+from arqkit.internals.connection import create_worker_redis
+from arqkit.internals.wakeup import WakeableRedis
 from redis.exceptions import ResponseError
 
-from jobs.core.internals.connection import create_worker_redis
-from jobs.core.internals.wakeup import WakeableRedis
 from settings import Settings
 
 

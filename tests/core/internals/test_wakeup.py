@@ -1,4 +1,4 @@
-"""An idle worker waits for a wake-up, not a timer (jobs/core/internals/wakeup.py), and still misses nothing.
+"""An idle worker waits for a wake-up, not a timer (arqkit/internals/wakeup.py), and still misses nothing.
 
 Each test gives the worker an idle wait of a minute: a job that completes well within that was started
 by the wake-up (or by its due time), never by the fallback poll.
@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 import redis.asyncio
 from arq.connections import ArqRedis
+from arqkit import keys
+from arqkit.internals.enqueue import Enqueuer
+from arqkit.internals.wakeup import WakeableRedis
 
-from jobs.core import keys
-from jobs.core.internals.enqueue import Enqueuer
-from jobs.core.internals.wakeup import WakeableRedis
 from settings import Settings
 from tests.support import WorkerProcess, wait_for
 

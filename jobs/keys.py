@@ -1,0 +1,16 @@
+"""This service's own Redis keys, all under `app:`, spelled here only. The machinery's keys (`arq:`,
+`svc:`) are `arqkit.keys`'; a job reaches Redis as `ctx.redis`."""
+
+from __future__ import annotations
+
+PREFIX = "app:"
+
+
+def payment_charge(payment_id: str) -> str:
+    """The record that a payment was charged (jobs/payments.py): its presence is the idempotency."""
+    return f"{PREFIX}charge:{payment_id}"
+
+
+def digest_sent(day: str) -> str:
+    """That day's digest went out (jobs/cron.py)."""
+    return f"{PREFIX}digest:{day}"

@@ -1,0 +1,79 @@
+"""arqkit: durable arq jobs behind FastAPI. Your code imports from here, and only what is named below:
+
+    from arqkit import QueueSettings                   # your Settings extends it
+    from arqkit import JobContext, Cron, job           # declare a job, its context and its policy
+    from arqkit import build_worker_settings           # arq's WorkerSettings, with your worker lifespan
+    from arqkit import throttle, concurrency_slot      # traffic control inside a job
+    from arqkit import report_progress                 # progress for GET /jobs/{id}
+    from arqkit import PermanentError, TransientError  # tell the retry policy what failed
+    from arqkit import JobQueue, QueueAdmin            # the job client, the operator interface
+    from arqkit.web import QueueService                # the FastAPI side: lifespan, routes, middleware
+    from arqkit.testing import JobKit                  # test your jobs as a worker runs them
+
+Inside: `internals/` is the only package that imports arq or leans on arq's and redis-py's private
+behaviour; `keys.py` owns every Redis key name; `lua/` holds every Lua script.
+"""
+
+from __future__ import annotations
+
+from arqkit.admin import QueueAdmin
+from arqkit.arguments import JobPayloadInvalid
+from arqkit.capacity import concurrency_slot, rate_of, throttle
+from arqkit.client import Enqueued, JobQueue
+from arqkit.context import JobContext, WorkerLifespan
+from arqkit.dead_letters import count as count_dead_letters
+from arqkit.errors import (
+    DeadLetterNotFound,
+    IdempotencyKeyReused,
+    JobAlreadyFinished,
+    JobArgumentsInvalid,
+    JobNotFound,
+    QueueError,
+    QueueUnavailable,
+    RateLimited,
+    ReplicationTimeout,
+    UnknownQueue,
+)
+from arqkit.internals.worker import build_worker_settings
+from arqkit.job import Cron, JobDefinition, Outcome, job
+from arqkit.progress import report_progress
+from arqkit.registry import DuplicateJobName, Registry
+from arqkit.retry import PermanentError, RetryPolicy, TransientError
+from arqkit.settings import QueueSettings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cron",
+    "DeadLetterNotFound",
+    "DuplicateJobName",
+    "Enqueued",
+    "IdempotencyKeyReused",
+    "JobAlreadyFinished",
+    "JobArgumentsInvalid",
+    "JobContext",
+    "JobDefinition",
+    "JobNotFound",
+    "JobPayloadInvalid",
+    "JobQueue",
+    "Outcome",
+    "PermanentError",
+    "QueueAdmin",
+    "QueueError",
+    "QueueSettings",
+    "QueueUnavailable",
+    "RateLimited",
+    "Registry",
+    "ReplicationTimeout",
+    "RetryPolicy",
+    "TransientError",
+    "UnknownQueue",
+    "WorkerLifespan",
+    "build_worker_settings",
+    "concurrency_slot",
+    "count_dead_letters",
+    "job",
+    "rate_of",
+    "report_progress",
+    "throttle",
+]

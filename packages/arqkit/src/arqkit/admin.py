@@ -1,0 +1,185 @@
+"""The operator's interface to the queue: depth, workers, recent jobs, one job in full, dead letters
+(replay, discard), and a queue's pause, resume and purge. The admin API, the dashboard, `/metrics` and
+the CLI (`python -m jobs`) all go through it; none of them touches Redis itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from pydantic import BaseModel
+
+from arqkit import dead_letters, failure_groups, metrics, overview, priorities, queue_control, throughput
+from arqkit.client import Enqueued, JobQueue
+from arqkit.dead_letters import DeadLetter, DeadLetterPage
+from arqkit.errors import DeadLetterNotFound, JobNotFound, unavailable_on_redis_error
+from arqkit.failure_groups import FailureGroupPage
+from arqkit.overview import DeadLetterWindow, FinishedStatus, QueueDepth, RecentPage, Snapshot, WorkerInfo
+from arqkit.status import JobStatus
+
+log = structlog.get_logger("jobs.admin")
+
+
+class QueueOverview(BaseModel):
+    name: str
+    priority: priorities.Priority  # the name operators use: `python -m jobs pause bulk`
+    queued: int
+    deferred: int
+    in_progress: int
+    dead: int  # dead letters of this queue
+    workers_alive: int
+    paused: bool
+
+
+class JobDetail(BaseModel):
+    job_id: str
+    status: JobStatus | None  # None once its result has expired (its dead letter may remain)
+    failed_tries: list[dict[str, Any]]  # each failed try: type, message, traceback, try, at_ms
+    dead_letter: DeadLetter | None
+
+
+class MetricsSnapshot(BaseModel):
+    """What `/metrics` renders: the shared counters, each queue's depth, the dead letters."""
+
+    sums: dict[tuple[str, ...], float]
+    depths: list[QueueDepth]
+    dead: int
+
+
+class QueueAdmin:
+    """On the same pool as the `JobQueue` it is given (a replay is an enqueue)."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.queue = queue
+        self.redis = queue.redis
+        self.settings = queue.settings
+
+    async def overview(self) -> list[QueueOverview]:
+        """Per queue: waiting, deferred, running, dead letters, live workers, paused."""
+        names = priorities.all_queue_names(self.settings)
+        with unavailable_on_redis_error():
+            depths = await overview.queue_depths(self.redis, self.settings)
+            dead = await dead_letters.count_by_queue(self.redis, names)
+        return [
+            QueueOverview(
+                name=d.name,
+                priority=d.priority,
+                queued=d.queued,
+                deferred=d.deferred,
+                in_progress=d.in_progress,
+                dead=dead.get(d.name, 0),
+                workers_alive=d.workers_alive,
+                paused=d.paused,
+            )
+            for d in depths
+        ]
+
+    async def workers(self) -> list[WorkerInfo]:
+        with unavailable_on_redis_error():
+            return await overview.workers(self.redis, self.settings)
+
+    async def recent(self, status: FinishedStatus, limit: int, cursor: str | None) -> RecentPage:
+        with unavailable_on_redis_error():
+            return await overview.recent(self.redis, status, limit, cursor)
+
+    async def job_detail(self, job_id: str) -> JobDetail:
+        """The public status plus every failed try's traceback and the dead letter, if any."""
+        try:
+            status: JobStatus | None = await self.queue.status(job_id)
+        except JobNotFound:
+            status = None
+        with unavailable_on_redis_error():
+            failed_tries = await overview.failed_tries(self.redis, job_id)
+            letter = await dead_letters.get(self.redis, job_id)
+        if status is None and letter is None and not failed_tries:
+            raise JobNotFound(job_id)
+        return JobDetail(job_id=job_id, status=status, failed_tries=failed_tries, dead_letter=letter)
+
+    async def dead_letters(self, limit: int, cursor: str | None) -> DeadLetterPage:
+        with unavailable_on_redis_error():
+            return await dead_letters.page(self.redis, limit, cursor)
+
+    async def dead_letter_window(self, since_seconds: int, limit: int) -> DeadLetterWindow:
+        with unavailable_on_redis_error():
+            return await overview.dead_letters_since(self.redis, since_seconds, limit)
+
+    async def replay(self, job_id: str) -> Enqueued:
+        """Enqueue a dead letter again, on its own queue, as a new job whose meta `replay_of` links back."""
+        with unavailable_on_redis_error():
+            letter = await dead_letters.get(self.redis, job_id)
+            if letter is None or not await dead_letters.contains(self.redis, job_id):
+                raise DeadLetterNotFound(job_id)
+            queue_name = letter.queue or self.settings.queue_name
+            queued = await self.queue.enqueue_named(
+                letter.function, letter.args, letter.keyword_args, queue_name, meta={"replay_of": job_id}
+            )
+            await dead_letters.remove(self.redis, job_id)
+        log.info("dead letter replayed", original_job_id=job_id, new_job_id=queued.job_id, queue=queue_name)
+        return queued
+
+    async def replay_since(self, since_seconds: int) -> list[Enqueued]:
+        with unavailable_on_redis_error():
+            ids = await dead_letters.ids_since(self.redis, since_seconds)
+        replayed = []
+        for job_id in ids:
+            try:
+                replayed.append(await self.replay(job_id))
+            except DeadLetterNotFound:
+                continue  # replayed concurrently by someone else
+        return replayed
+
+    async def discard(self, job_id: str) -> None:
+        """Drop one dead letter for good (`DeadLetterNotFound` if there is none by that id)."""
+        with unavailable_on_redis_error():
+            if not await dead_letters.contains(self.redis, job_id):
+                raise DeadLetterNotFound(job_id)
+            await dead_letters.remove(self.redis, job_id)
+        log.info("dead letter discarded", job_id=job_id)
+
+    async def pause(self, priority: str) -> None:
+        """The queue's workers take no new job until `resume`; enqueues go on (`UnknownQueue` if no such)."""
+        queue_name = self._queue_name(priority)
+        with unavailable_on_redis_error():
+            await queue_control.pause(self.redis, queue_name)
+        log.info("queue paused", queue=queue_name)
+
+    async def resume(self, priority: str) -> None:
+        queue_name = self._queue_name(priority)
+        with unavailable_on_redis_error():
+            await queue_control.resume(self.redis, queue_name)
+        log.info("queue resumed", queue=queue_name)
+
+    async def purge(self, priority: str) -> int:
+        """Drop every job waiting in the queue (running ones finish); returns how many."""
+        queue_name = self._queue_name(priority)
+        with unavailable_on_redis_error():
+            removed = await queue_control.purge(self.redis, queue_name)
+        log.warning("queue purged", queue=queue_name, removed=removed)
+        return removed
+
+    def _queue_name(self, priority: str) -> str:
+        return priorities.queue_name(self.settings, priorities.parse(priority))
+
+    async def snapshot(self) -> Snapshot:
+        """One tick of the dashboard."""
+        with unavailable_on_redis_error():
+            return await overview.snapshot(self.redis, self.settings)
+
+    async def failure_groups(self, limit: int, offset: int, job_id: str | None = None) -> FailureGroupPage:
+        """Final failures by function and error type; `job_id` finds the group(s) of matching jobs."""
+        with unavailable_on_redis_error():
+            return await failure_groups.page(self.redis, limit, offset, job_id)
+
+    async def throughput(self) -> list[throughput.Sample]:
+        """The dashboard chart's history (see `throughput.py`)."""
+        with unavailable_on_redis_error():
+            return await throughput.history(self.redis, self.settings)
+
+    async def metrics_snapshot(self) -> MetricsSnapshot:
+        with unavailable_on_redis_error():
+            return MetricsSnapshot(
+                sums=await metrics.read(self.redis),
+                depths=await overview.queue_depths(self.redis, self.settings),
+                dead=await dead_letters.count(self.redis),
+            )

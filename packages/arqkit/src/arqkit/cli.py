@@ -1,0 +1,165 @@
+"""The operator CLI, `python -m jobs <command>`: the admin API's operations from a shell.
+
+    python -m jobs queues                  python -m jobs pause bulk / resume bulk
+    python -m jobs dead-letters --limit 5  python -m jobs replay JOB_ID / replay --since 3600
+    python -m jobs discard JOB_ID          python -m jobs purge bulk --yes
+    python -m jobs job JOB_ID              add --json to any of them for a script
+
+Every command goes through `QueueAdmin`, on a pool with the settings' short timeouts and no retries:
+an unreachable Redis is a one-line error and exit 1 within about two seconds, never a hang.
+Exit codes: 0 done, 1 the operation failed (unknown id, Redis away), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlsplit
+
+import orjson
+from pydantic import ValidationError
+
+from arqkit import cli_output, priorities
+from arqkit.admin import QueueAdmin
+from arqkit.cli_output import Output
+from arqkit.client import JobQueue
+from arqkit.errors import QueueError, QueueUnavailable
+from arqkit.logs import configure_logging
+from arqkit.registry import Registry
+from arqkit.settings import QueueSettings
+
+Handler = Callable[[QueueAdmin, argparse.Namespace], Awaitable[Output]]
+
+
+def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = QueueSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return _fail(f"invalid setting {'.'.join(map(str, first['loc'])).upper()}: {first['msg']}")
+    configure_logging(settings)  # log lines go to stderr; stdout is the command's answer
+    return asyncio.run(_run(args, settings, registry))
+
+
+async def _run(args: argparse.Namespace, settings: QueueSettings, registry: Registry) -> int:
+    # One try per command: an operator re-runs it, a retry storm against a struggling Redis helps nobody.
+    queue = JobQueue.connect(settings.model_copy(update={"redis_retry_attempts": 0}), registry)
+    handler: Handler = args.handler
+    try:
+        output = await handler(QueueAdmin(queue), args)
+    except QueueUnavailable as exc:
+        return _fail(f"Redis at {_where(settings.redis_url)} is unreachable: {exc}")
+    except QueueError as exc:
+        return _fail(f"{cli_output.describe(exc)}")
+    finally:
+        await queue.aclose()
+    if args.json:
+        sys.stdout.write(orjson.dumps(output.data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(output.text + "\n")
+    return 0
+
+
+def _fail(reason: str) -> int:
+    sys.stderr.write(f"error: {' '.join(reason.split())}\n")  # one line, whatever the error said
+    return 1
+
+
+def _where(url: str) -> str:
+    """The Redis URL without its password."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=host).geturl()
+
+
+async def queues(admin: QueueAdmin, args: argparse.Namespace) -> Output:
+    return cli_output.queues(await admin.overview())
+
+
+async def dead_letters(admin: QueueAdmin, args: argparse.Namespace) -> Output:
+    return cli_output.dead_letters(await admin.dead_letters(args.limit, None))
+
+
+async def replay(admin: QueueAdmin, args: argparse.Namespace) -> Output:
+    if args.since is not None:
+        replayed = await admin.replay_since(args.since)
+        return cli_output.replayed_window([job.job_id for job in replayed])
+    job = await admin.replay(args.job_id)
+    return cli_output.replayed_one(args.job_id, job.job_id, job.status)
+
+
+async def discard(admin: QueueAdmin, args: argparse.Namespace) -> Output:
+    await admin.discard(args.job_id)
+    return Output({"discarded": args.job_id}, f"discarded dead letter {args.job_id}")
+
+
+async def pause(admin: QueueAdmin, args: argparse.Namespace) -> Output:
+    await admin.pause(args.queue)
+    text = f"paused {args.queue}: its workers take no new job until `python -m jobs resume {args.queue}`"
+    return Output({"queue": args.queue, "paused": True}, text)
+
+
+async def resume(admin: QueueAdmin, args: argparse.Namespace) -> Output:
+    await admin.resume(args.queue)
+    return Output({"queue": args.queue, "paused": False}, f"resumed {args.queue}")
+
+
+async def purge(admin: QueueAdmin, args: argparse.Namespace) -> Output:
+    removed = await admin.purge(args.queue)
+    text = f"purged {removed} waiting job(s) from {args.queue}"
+    return Output({"queue": args.queue, "purged": removed}, text)
+
+
+async def job(admin: QueueAdmin, args: argparse.Namespace) -> Output:
+    return cli_output.job(await admin.job_detail(args.job_id))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m jobs", description="Operate the job queue.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_, description=help_)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("queues", queues, "each queue: queued, deferred, in progress, dead, workers alive, paused")
+    listing = command("dead-letters", dead_letters, "the newest dead letters first")
+    listing.add_argument("--limit", type=_bounded(1, 500), default=20, help="how many (1..500, default 20)")
+    again = command("replay", replay, "enqueue a dead letter again, or every one of a recent window")
+    which = again.add_mutually_exclusive_group(required=True)
+    which.add_argument("job_id", nargs="?", metavar="JOB_ID", help="the dead letter's job id")
+    which.add_argument(
+        "--since", type=_bounded(1, 90 * 86_400), metavar="SECONDS", help="failed that long ago"
+    )
+    command("discard", discard, "drop one dead letter for good").add_argument("job_id", metavar="JOB_ID")
+    for name, handler, help_ in (
+        ("pause", pause, "the queue's workers take no new job (running ones finish; enqueues go on)"),
+        ("resume", resume, "the queue's workers take jobs again, at once"),
+        ("purge", purge, "drop every job waiting in the queue, due or deferred (running ones finish)"),
+    ):
+        command(name, handler, help_).add_argument(
+            "queue", metavar="QUEUE", choices=priorities.PRIORITIES, help="default, critical or bulk"
+        )
+    commands.choices["purge"].add_argument("--yes", action="store_true", required=True, help="yes, drop them")
+    command("job", job, "one job: its status, failed tries, dead letter").add_argument(
+        "job_id", metavar="JOB_ID"
+    )
+    return root
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return value
+
+    parse.__name__ = "whole number"  # argparse's word for a value that is not one
+
+    return parse

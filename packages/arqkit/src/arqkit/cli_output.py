@@ -1,0 +1,121 @@
+"""What the operator CLI prints: aligned tables for a person, the same data as JSON for a script."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from arqkit.admin import JobDetail, QueueOverview
+from arqkit.dead_letters import DeadLetterPage
+from arqkit.errors import DeadLetterNotFound, JobNotFound, QueueError, UnknownQueue
+
+ERROR_CHARS = 60  # an error's text in a table cell; `job JOB_ID` shows it whole
+
+
+@dataclass(frozen=True)
+class Output:
+    data: Any  # what `--json` prints
+    text: str  # what a person reads
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], empty: str) -> str:
+    """Columns padded to their widest cell; numbers right-aligned."""
+    if not rows:
+        return empty
+    cells = [list(headers), *([str(value) for value in row] for row in rows)]
+    widths = [max(len(line[column]) for line in cells) for column in range(len(headers))]
+    numeric = [all(isinstance(row[column], int) for row in rows) for column in range(len(headers))]
+
+    def line(values: list[str]) -> str:
+        padded = (
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric, strict=True)
+        )
+        return "  ".join(padded).rstrip()
+
+    return "\n".join(line(values) for values in cells)
+
+
+def queues(overview: list[QueueOverview]) -> Output:
+    headers = ("queue", "queued", "deferred", "in progress", "dead", "workers", "paused", "redis key")
+    rows = [
+        (q.priority, q.queued, q.deferred, q.in_progress, q.dead, q.workers_alive, _yes(q.paused), q.name)
+        for q in overview
+    ]
+    return Output([q.model_dump(mode="json") for q in overview], table(headers, rows, "no queues"))
+
+
+def dead_letters(page: DeadLetterPage) -> Output:
+    headers = ("job id", "function", "error", "tries", "failed at")
+    rows = [
+        (d.job_id, d.function, _short(_error_text(d.error)), d.tries, _when(d.failed_at_ms))
+        for d in page.items
+    ]
+    return Output(page.model_dump(mode="json"), table(headers, rows, "no dead letters"))
+
+
+def replayed_one(original: str, job_id: str, status: str) -> Output:
+    data = {"job_id": job_id, "status": status, "replay_of": original}
+    return Output(data, f"replayed {original} as {job_id} ({status})")
+
+
+def replayed_window(job_ids: list[str]) -> Output:
+    text = "\n".join([f"replayed {len(job_ids)} dead letter(s)", *job_ids])
+    return Output({"count": len(job_ids), "job_ids": job_ids}, text)
+
+
+def job(detail: JobDetail) -> Output:
+    """The public status, one line per failed try, the last try's traceback, then the dead letter.
+    (`--json` has every try's traceback.)"""
+    status = detail.status.model_dump(mode="json", by_alias=True) if detail.status else {"status": "expired"}
+    lines = [f"{key:<12} {_plain(value)}" for key, value in {"job_id": detail.job_id, **status}.items()]
+    tries = detail.failed_tries
+    if tries:
+        lines += ["", "failed tries:"]
+        lines += [f"  try {failed.get('try')}: {_short(_error_text(failed))}" for failed in tries]
+        lines += ["", f"traceback of try {tries[-1].get('try')}:"]
+        lines += [f"    {row}" for row in str(tries[-1].get("traceback") or "").rstrip().splitlines()]
+    if detail.dead_letter is not None:
+        since, job_id = _when(detail.dead_letter.failed_at_ms), detail.job_id
+        lines += ["", f"dead letter since {since}: replay with `python -m jobs replay {job_id}`"]
+    return Output(detail.model_dump(mode="json", by_alias=True), "\n".join(lines))
+
+
+def describe(exc: QueueError) -> str:
+    """One line for a named error of the queue."""
+    if isinstance(exc, JobNotFound):
+        return f"no such job: {exc} (unknown id, or its result has expired)"
+    if isinstance(exc, DeadLetterNotFound):
+        return f"no such dead letter: {exc}"
+    if isinstance(exc, UnknownQueue):
+        return f"no such queue: {exc} (default, critical or bulk)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _error_text(error: dict[str, Any]) -> str:
+    return f"{error.get('type', '')}: {error.get('message', '')}"
+
+
+def _short(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= ERROR_CHARS else flat[: ERROR_CHARS - 1] + "…"
+
+
+def _when(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value if isinstance(value, str) else str(value)

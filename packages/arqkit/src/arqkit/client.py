@@ -1,0 +1,238 @@
+"""The job client producers use: enqueue, status, abort. One per process, made in the app's lifespan.
+
+Enqueue by reference, so a typo or a wrong argument is a type error, not a job that fails at 3 a.m.:
+
+    job = await queue.enqueue(send_welcome_email, email="a@example.com", name="Ada")
+    job = await queue.with_options(job_id="charge-42").enqueue(charge_payment, ...)
+    job = await queue.admitted_by(admission).enqueue(...)  # a rate limit, decided in the same Redis call
+
+Operating the queue (dead letters, replay, depth, workers) is `QueueAdmin` (`admin.py`), a separate
+interface on the same pool.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Literal, ParamSpec, TypeVar, cast
+
+import structlog
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, WatchError
+
+from arqkit import idempotency, keys, priorities, tracing
+from arqkit.errors import JobAlreadyFinished, JobNotFound, RateLimited, unavailable_on_redis_error
+from arqkit.internals.connection import ArqRedis, create_api_redis
+from arqkit.internals.enqueue import Enqueuer
+from arqkit.internals.layout import aborted_result, read_job
+from arqkit.job import JobDefinition
+from arqkit.priorities import Priority
+from arqkit.registry import Registry
+from arqkit.settings import QueueSettings
+from arqkit.sliding_window import Admission, Decision
+from arqkit.status import JobStatus, read_status
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+log = structlog.get_logger("jobs.client")
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    job_id: str
+    status: Literal["queued", "deferred"]
+    created: bool  # False when a job with this id already existed
+    admission: Decision | None = None  # the rate limit the enqueue passed (`admitted_by`), if any
+
+
+@dataclass(frozen=True)
+class _Options:
+    job_id: str | None = None
+    defer_by: timedelta | None = None
+    meta: Mapping[str, Any] | None = None
+    priority: Priority | None = None  # None: the job's own `@job(priority=...)`
+    admission: Admission | None = None
+
+
+class Readiness(BaseModel):
+    ready: bool
+    redis: bool
+    workers_alive: int
+    reasons: list[str]
+
+
+class JobQueue:
+    """The typed client on the process's one shared pool; `with_options` returns a sibling on the same."""
+
+    def __init__(
+        self,
+        redis: ArqRedis,
+        settings: QueueSettings,
+        registry: Registry,
+        *,
+        enqueuer: Enqueuer | None = None,
+    ) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.registry = registry
+        self._enqueuer = enqueuer or Enqueuer(
+            redis,
+            min_replicas=settings.redis_min_replicas,  # 202 only once this many replicas have the job
+            replica_timeout_seconds=settings.redis_min_replicas_timeout_seconds,
+        )
+        self._options = _Options()
+
+    @classmethod
+    def connect(cls, settings: QueueSettings, registry: Registry) -> JobQueue:
+        """A client on a pool of its own: short timeouts, so a Redis outage is a fast `QueueUnavailable`.
+        It connects lazily: a process starts even while Redis is away."""
+        return cls(create_api_redis(settings), settings, registry)
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+    def with_options(
+        self,
+        *,
+        job_id: str | None = None,
+        defer_by: timedelta | None = None,
+        priority: Priority | None = None,
+        **meta: Any,
+    ) -> JobQueue:
+        return self._sibling(_Options(job_id, defer_by, meta or None, priority, self._options.admission))
+
+    def admitted_by(self, admission: Admission) -> JobQueue:
+        """A queue whose next enqueue first passes `admission` (a rate limit), in the same Redis call:
+        refused, it raises `RateLimited` and writes nothing. One round trip for both."""
+        return self._sibling(replace(self._options, admission=admission))
+
+    def _sibling(self, options: _Options) -> JobQueue:
+        sibling = JobQueue(self.redis, self.settings, self.registry, enqueuer=self._enqueuer)
+        sibling._options = options
+        return sibling
+
+    async def idempotent(self, scope: str, key: str, body: str) -> JobQueue:
+        """A queue whose next enqueue uses the job id that `key` maps to (see `idempotency.py`)."""
+        with unavailable_on_redis_error():
+            job_id = await idempotency.job_id_for(
+                self.redis, scope, key, body, self.settings.idempotency_ttl_seconds
+            )
+        return self.with_options(job_id=job_id)
+
+    async def enqueue(self, job: JobDefinition[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Enqueued:
+        """Arguments are checked against the job's signature and stored as JSON (`arguments.py`): one
+        that does not fit raises `JobArgumentsInvalid` before anything is written."""
+        priority = self._options.priority or job.options.priority
+        json_args, json_kwargs = job.arguments.encode(args, cast(dict[str, Any], kwargs))
+        return await self.enqueue_named(
+            job.name, json_args, json_kwargs, priorities.queue_name(self.settings, priority)
+        )
+
+    async def enqueue_named(
+        self,
+        function: str,
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        queue_name: str,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Enqueued:
+        """Enqueue by name on `queue_name`: for replays and operators; producers use `enqueue`.
+
+        The arguments go as they are (a replay's are the stored JSON); the worker decodes them."""
+        meta = {
+            **request_context(),
+            **tracing.current_context(self.settings),
+            **(self._options.meta or {}),
+            **(meta or {}),
+        }
+        options = self._options
+        with unavailable_on_redis_error():
+            written = await self._enqueuer.write(  # one round trip; wakes an idle worker
+                function,
+                tuple(args),
+                dict(kwargs),
+                job_id=options.job_id,
+                queue_name=queue_name,
+                defer_by=options.defer_by,
+                admission=options.admission,
+                meta=meta,
+            )
+        if written.admission is not None and not written.admission.admitted:
+            assert options.admission is not None
+            raise RateLimited(options.admission.rate, written.admission)
+        status: Literal["queued", "deferred"] = "deferred" if options.defer_by else "queued"
+        # Not created: that id exists already (queued, running, or its result is kept).
+        return Enqueued(written.job_id, status, written.created, written.admission)
+
+    async def status(self, job_id: str) -> JobStatus:
+        with unavailable_on_redis_error():
+            found = await read_status(self.redis, job_id, priorities.all_queue_names(self.settings))
+        if found is None:
+            raise JobNotFound(job_id)
+        definition = self.registry.get(found.function)
+        found.max_tries = definition.max_tries(self.settings) if definition else self.settings.max_tries
+        return found
+
+    async def abort(self, job_id: str) -> None:
+        """A queued job is removed at once (and reports `aborted`); a running one is cancelled by its worker.
+
+        arq's own abort of a job that is not running leaves a marker in `arq:abort` that can abort a later
+        job with the same id (arq #485); removing the queued job ourselves leaves nothing behind.
+        """
+        with unavailable_on_redis_error():
+            while True:
+                try:
+                    return await self._abort_once(job_id)
+                except WatchError:
+                    continue  # the job changed state under us: look again
+
+    async def _abort_once(self, job_id: str) -> None:
+        job_key, result_key, in_progress_key = keys.job(job_id), keys.result(job_id), keys.in_progress(job_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(job_key, result_key, in_progress_key)
+            if await pipe.exists(result_key):
+                raise JobAlreadyFinished(job_id)
+            raw_job = await pipe.get(job_key)
+            if raw_job is None:
+                raise JobNotFound(job_id)
+            running = await pipe.exists(in_progress_key)
+            queue_name = self.settings.queue_name
+            for name in priorities.all_queue_names(self.settings):  # whichever priority it was enqueued at
+                if await pipe.zscore(name, job_id) is not None:
+                    queue_name = name
+            pipe.multi()  # type: ignore[no-untyped-call]
+            if running:
+                pipe.zadd(keys.ABORT_SET, {job_id: int(time.time() * 1000)})
+            else:
+                pipe.zrem(queue_name, job_id)
+                pipe.delete(job_key, keys.retry(job_id))
+                job = read_job(raw_job)
+                if job is not None:
+                    aborted = aborted_result(job_id, job, queue_name)
+                    pipe.set(result_key, aborted, ex=self.settings.keep_result_seconds)
+            await pipe.execute()
+
+    async def readiness(self) -> Readiness:
+        try:
+            await self.redis.ping()
+            alive = len(await fresh_workers(self.redis, self.settings))
+        except (RedisError, OSError):
+            return Readiness(ready=False, redis=False, workers_alive=0, reasons=["redis does not answer"])
+        reasons = [] if alive else ["no worker heartbeat in the last few seconds"]
+        return Readiness(ready=not reasons, redis=True, workers_alive=alive, reasons=reasons)
+
+
+async def fresh_workers(redis: Redis, settings: QueueSettings) -> list[str]:
+    """The ids of workers whose heartbeat is fresh (three intervals)."""
+    since = time.time() - 3 * settings.worker_heartbeat_seconds
+    return [raw.decode() for raw in await redis.zrangebyscore(keys.WORKERS, since, "+inf")]
+
+
+def request_context() -> dict[str, Any]:
+    """The enqueuing request's id, carried in the job so the worker's log lines show it."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return {"request_id": request_id} if request_id else {}

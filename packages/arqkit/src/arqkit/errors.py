@@ -1,0 +1,71 @@
+"""The queue's named errors (the API maps each to one HTTP status in `arqkit/web/errors.py`), and the one
+place where a Redis failure becomes `QueueUnavailable`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from redis.exceptions import RedisError
+
+from arqkit.sliding_window import Decision, Rate
+
+
+class QueueError(Exception):
+    """Base for the queue's named errors."""
+
+
+class QueueUnavailable(QueueError):
+    """Redis did not answer in time."""
+
+
+class ReplicationTimeout(QueueError):
+    """Fewer than `REDIS_MIN_REPLICAS` replicas confirmed the write in time. The job may be on the primary
+    all the same: a retry with the same job id (Idempotency-Key) finds it instead of enqueuing it twice."""
+
+
+class JobNotFound(QueueError):
+    """No such job: never enqueued, or its result has expired."""
+
+
+class JobAlreadyFinished(QueueError):
+    """The job has a result already (an abort comes too late)."""
+
+
+class DeadLetterNotFound(QueueError):
+    """No such dead letter: never failed, replayed, discarded or trimmed."""
+
+
+class UnknownQueue(QueueError):
+    """No queue by that name: queues are named by their priority (`default`, `critical`, `bulk`)."""
+
+
+class IdempotencyKeyReused(QueueError):
+    """The key was already used with a different request body."""
+
+
+class RateLimited(QueueError):
+    """An enqueue's admission (`JobQueue.admitted_by`) was refused: over its rate; nothing was written."""
+
+    def __init__(self, rate: Rate, decision: Decision) -> None:
+        super().__init__(
+            f"too many requests: the limit is {rate.count} per {rate.period_seconds:g} s per client; "
+            f"retry after {decision.retry_after} s"
+        )
+        self.rate = rate
+        self.decision = decision
+
+
+class JobArgumentsInvalid(QueueError, TypeError):
+    """An enqueue's arguments do not fit the job's signature; nothing was written (arqkit/arguments.py).
+
+    Raised where mypy would have said so, had the values' types been known: a bug in the caller."""
+
+
+@contextmanager
+def unavailable_on_redis_error() -> Iterator[None]:
+    """Inside, a Redis or socket error leaves as `QueueUnavailable` (the API's 503)."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(str(exc) or type(exc).__name__) from exc

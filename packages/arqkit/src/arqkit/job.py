@@ -1,0 +1,198 @@
+"""`@job`: a job function plus the policy that runs it (tries, timeout, retries, dead letters, log context).
+
+The wrapper is where arq's gaps are closed for every job at once: ordinary exceptions become a `Retry`
+with backoff or a dead letter, and each log line carries `job_id`, `function`, `try`, `queue` and the
+`request_id` of the HTTP request that enqueued the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from arqkit import metrics, tracing
+from arqkit.arguments import Arguments, JobPayloadInvalid
+from arqkit.context import JobContext
+from arqkit.internals import Retry
+from arqkit.priorities import Priority
+from arqkit.retry import Decision, RetryPolicy
+from arqkit.serializer import META_KWARG, error_of
+from arqkit.settings import QueueSettings
+
+Ctx = dict[str, Any]  # arq's ctx: the worker's, and each try's copy of it (the machinery's side)
+AnyContext = JobContext[Any, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Outcome(StrEnum):
+    """How one try ended, as the `@job` wrapper saw it (the after-job hook refines `CANCELLED`)."""
+
+    COMPLETE = "complete"
+    RETRY = "retry"  # a transient error with tries left, or the job raised `Retry`
+    DEFERRED = "deferred"  # waiting for capacity (`arqkit.capacity`): no try spent
+    FAILED = "failed"  # a permanent error, or the last try: a dead letter
+    CANCELLED = "cancelled"  # an abort, a timeout or a shutdown; the after-job hook tells which
+    ABORTED = "aborted"  # a cancellation that stored a result: `DELETE /jobs/{id}`
+    REQUEUED = "requeued"  # a cancellation by shutdown: the job runs again, its try refunded
+
+
+OUTCOME = "outcome"  # job ctx key: the try's `Outcome`, for the after-job hooks
+FAILURE = "failure"  # job ctx key: the exception the try raised (metrics, admin traceback)
+RESULT_TAP = "result_tap"  # worker ctx key: the worker's `ResultTap` (internals/result_tap.py)
+RESOURCES = "resources"  # worker ctx key: what the worker lifespan yielded (arqkit.context)
+
+log = structlog.get_logger("jobs")
+
+
+class Deferred(Retry):
+    """Back to the queue to wait for capacity (a rate or concurrency limit), with its try given back."""
+
+
+@dataclass(frozen=True)
+class Cron:
+    """When a cron job runs, as arq's `cron()` takes it: each field a value, a set of values, or None
+    for "any". `Cron(hour=7, minute=0)` is 07:00 UTC every day (`tz="Europe/Paris"`: 07:00 there); every
+    worker of the default queue may fire it and it still runs once per tick (its job id is the tick's).
+
+    Misfires: a tick that passes while no worker of the default queue runs (a deploy, an outage) is
+    skipped by default. With `catch_up_seconds=N`, the first worker to start runs the last tick it
+    missed, if that tick is at most N seconds old (and still only once, however many workers start)."""
+
+    month: int | set[int] | None = None
+    day: int | set[int] | None = None
+    weekday: int | Literal["mon", "tues", "wed", "thurs", "fri", "sat", "sun"] | set[int] | None = None
+    hour: int | set[int] | None = None
+    minute: int | set[int] | None = None
+    second: int | set[int] = 0
+    run_at_startup: bool = False
+    tz: str = "UTC"  # an IANA time zone name: the schedule's wall clock
+    catch_up_seconds: float = 0  # 0: a missed tick is skipped; N: run the last one missed within N s
+
+    def __post_init__(self) -> None:
+        ZoneInfo(self.tz)  # an unknown zone fails where the job is declared, not in the worker
+        if self.catch_up_seconds < 0:
+            raise ValueError("catch_up_seconds must be >= 0")
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Per-job overrides; None means the worker default from `QueueSettings`."""
+
+    max_tries: int | None = None
+    timeout_seconds: float | None = None
+    keep_result_seconds: int | None = None
+    policy: RetryPolicy | None = None
+    priority: Priority = "default"  # its queue unless the enqueue names another (arqkit/priorities.py)
+    cron: Cron | None = None  # a schedule: the worker of the default queue enqueues it on each tick
+
+
+class JobDefinition(Generic[P, R]):
+    """A registered job. Enqueue it by reference: `await queue.enqueue(send_welcome_email, email=...)`."""
+
+    def __init__(self, fn: Callable[Concatenate[AnyContext, P], Awaitable[R]], options: JobOptions) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.options = options
+        self.arguments = Arguments(fn)  # its signature as a schema: typed arguments, still JSON
+        self.__doc__ = fn.__doc__
+
+    def max_tries(self, settings: QueueSettings) -> int:
+        return self.options.max_tries or settings.max_tries
+
+    def timeout_seconds(self, settings: QueueSettings) -> float:
+        return self.options.timeout_seconds or settings.job_timeout
+
+    def keep_result_seconds(self, settings: QueueSettings) -> int:
+        return self.options.keep_result_seconds or settings.keep_result_seconds
+
+    async def run(self, ctx: Ctx, *args: Any, **kwargs: Any) -> R:
+        """What the worker calls: run the job under its log context and retry policy."""
+        settings: QueueSettings = ctx["settings"]
+        meta: dict[str, Any] = kwargs.pop(META_KWARG, None) or {}
+        job_try: int = ctx["job_try"]
+        queue: str = ctx.get("queue_name", settings.queue_name)
+        structlog.contextvars.bind_contextvars(
+            job_id=ctx["job_id"],
+            function=self.name,
+            queue=queue,
+            request_id=meta.get("request_id"),
+            **{"try": job_try},
+        )
+        job_ctx = JobContext(ctx["job_id"], job_try, queue, settings, ctx.get(RESOURCES), ctx["redis"], ctx)
+        metrics.job_started(ctx, self.name)
+        started = time.perf_counter()
+        try:
+            with tracing.job_span(settings, meta, ctx, self.name):  # a no-op unless TRACING_ENABLED
+                typed_args, typed_kwargs = self.arguments.decode(args, kwargs)
+                result = await self.fn(job_ctx, *typed_args, **typed_kwargs)
+        except Deferred:
+            ctx[OUTCOME] = (
+                Outcome.DEFERRED
+            )  # waiting for capacity (arqkit.capacity), not a failure: no try spent
+            raise
+        except Retry:
+            ctx[OUTCOME] = Outcome.RETRY
+            log.info("job retry requested", duration_s=_since(started))
+            raise
+        except asyncio.CancelledError:
+            ctx[OUTCOME] = Outcome.CANCELLED
+            log.warning("job cancelled", duration_s=_since(started))
+            raise
+        except Exception as exc:
+            self._handle_failure(ctx, exc, started)
+            raise  # not reached when _handle_failure raises Retry
+        ctx[OUTCOME] = Outcome.COMPLETE
+        log.info("job complete", duration_s=_since(started))
+        return result
+
+    def _handle_failure(self, ctx: Ctx, exc: Exception, started: float) -> None:
+        """Raise `Retry` with backoff for a transient error with tries left; else log the failure."""
+        ctx[FAILURE] = exc
+        settings: QueueSettings = ctx["settings"]
+        policy = self.options.policy or default_policy(settings)
+        if isinstance(exc, JobPayloadInvalid):  # whatever the policy: the same payload cannot fit next time
+            decision = Decision(retry=False, reason="payload does not fit the signature")
+        else:
+            decision = policy.decide(exc, ctx["job_try"], self.max_tries(settings))
+        error = error_of(exc) or {"type": type(exc).__name__, "message": str(exc)}
+        if decision.retry:
+            ctx[OUTCOME] = Outcome.RETRY
+            delay = round(decision.delay_seconds, 3)
+            log.warning("job retrying", error=error, retry_in_s=delay, duration_s=_since(started))
+            raise Retry(defer=decision.delay_seconds) from exc
+        ctx[OUTCOME] = Outcome.FAILED  # arq stores the failure; internals/result_tap.py dead-letters it
+        log.error("job failed", error=error, reason=decision.reason, duration_s=_since(started))
+
+
+def default_policy(settings: QueueSettings) -> RetryPolicy:
+    return RetryPolicy(settings.retry_base_delay_seconds, settings.retry_max_delay_seconds)
+
+
+def job(
+    *,
+    max_tries: int | None = None,
+    timeout_seconds: float | None = None,
+    keep_result_seconds: int | None = None,
+    policy: RetryPolicy | None = None,
+    priority: Priority = "default",
+    cron: Cron | None = None,
+) -> Callable[[Callable[Concatenate[AnyContext, P], Awaitable[R]]], JobDefinition[P, R]]:
+    """Declare a job and its whole policy next to its definition; `cron=Cron(...)` also schedules it."""
+    options = JobOptions(max_tries, timeout_seconds, keep_result_seconds, policy, priority, cron)
+
+    def wrap(fn: Callable[Concatenate[AnyContext, P], Awaitable[R]]) -> JobDefinition[P, R]:
+        return JobDefinition(fn, options)
+
+    return wrap
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 4)

@@ -1,0 +1,79 @@
+"""Operating the queue: depth, pause and resume, dead letters, replay, discard. Every route needs the
+admin bearer token. A queue is named by its priority: `default`, `critical` or `bulk`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from arqkit.admin import QueueOverview
+from arqkit.dead_letters import CURSOR_PATTERN, DeadLetterPage
+from arqkit.web.deps import AdminDep, QueueAdminDep
+from arqkit.web.openapi import ADMIN, ADMIN_WRITE, INVALID, NOT_FOUND, WITH_BODY
+from arqkit.web.schemas import JobId, ReplayAccepted, Replayed, ReplayWindow
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=ADMIN)
+
+QueueName = Annotated[str, Path(description="`default`, `critical` or `bulk` (anything else is a 404).")]
+
+
+@router.get("/queues")
+async def queues(admin: QueueAdminDep) -> list[QueueOverview]:
+    return await admin.overview()
+
+
+@router.post(
+    "/queues/{name}/pause",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND | INVALID | ADMIN_WRITE,
+)
+async def pause(name: QueueName, admin: QueueAdminDep) -> None:
+    """Its workers take no new job (running ones finish); enqueues still answer 202 `queued`."""
+    await admin.pause(name)
+
+
+@router.post(
+    "/queues/{name}/resume",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND | INVALID | ADMIN_WRITE,
+)
+async def resume(name: QueueName, admin: QueueAdminDep) -> None:
+    await admin.resume(name)
+
+
+@router.get("/dead-letters", responses=INVALID)
+async def list_dead_letters(
+    admin: QueueAdminDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
+) -> DeadLetterPage:
+    return await admin.dead_letters(limit, cursor)
+
+
+@router.post("/dead-letters/replay", status_code=status.HTTP_202_ACCEPTED, responses=WITH_BODY | ADMIN_WRITE)
+async def replay_window(body: ReplayWindow, admin: QueueAdminDep) -> Replayed:
+    replayed = await admin.replay_since(body.since_seconds)
+    return Replayed(count=len(replayed), job_ids=[job.job_id for job in replayed])
+
+
+@router.post(
+    "/dead-letters/{job_id}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=NOT_FOUND | INVALID | ADMIN_WRITE,
+)
+async def replay_one(job_id: JobId, admin: QueueAdminDep) -> ReplayAccepted:
+    job = await admin.replay(job_id)
+    return ReplayAccepted(
+        job_id=job.job_id, status=job.status, status_url=f"/jobs/{job.job_id}", replay_of=job_id
+    )
+
+
+@router.delete(
+    "/dead-letters/{job_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND | INVALID | ADMIN_WRITE,
+)
+async def discard(job_id: JobId, admin: QueueAdminDep) -> None:
+    """Drop one dead letter for good; it is not replayed."""
+    await admin.discard(job_id)

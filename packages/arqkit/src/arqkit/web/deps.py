@@ -1,0 +1,80 @@
+"""Typed dependencies, so route signatures read like sentences.
+
+Each is `async def`, even with nothing to await: FastAPI runs a plain `def` dependency in its thread
+pool, a hand-off that cost /signup about a tenth of its throughput (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from arqkit import JobQueue, QueueAdmin
+from arqkit.settings import QueueSettings
+from arqkit.web import session
+from arqkit.web.admin_guard import AuthThrottle, refuse_cross_origin_write
+
+
+async def get_settings_dep(request: Request) -> QueueSettings:
+    settings: QueueSettings = request.app.state.settings
+    return settings
+
+
+async def get_queue(request: Request) -> JobQueue:
+    queue: JobQueue = request.app.state.queue
+    return queue
+
+
+async def get_admin(request: Request) -> QueueAdmin:
+    admin: QueueAdmin = request.app.state.admin
+    return admin
+
+
+async def get_admin_sessions(request: Request) -> session.AdminSessions:
+    sessions: session.AdminSessions = request.app.state.admin_sessions
+    return sessions
+
+
+async def get_auth_throttle(request: Request) -> AuthThrottle:
+    throttle: AuthThrottle = request.app.state.auth_throttle
+    return throttle
+
+
+SettingsDep = Annotated[QueueSettings, Depends(get_settings_dep)]
+QueueDep = Annotated[JobQueue, Depends(get_queue)]
+QueueAdminDep = Annotated[QueueAdmin, Depends(get_admin)]
+AdminSessionsDep = Annotated[session.AdminSessions, Depends(get_admin_sessions)]
+AuthThrottleDep = Annotated[AuthThrottle, Depends(get_auth_throttle)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def is_admin(
+    request: Request,
+    settings: SettingsDep,
+    sessions: AdminSessionsDep,
+    throttle: AuthThrottleDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> bool:
+    """`Authorization: Bearer $ADMIN_TOKEN` (compared in constant time, wrong ones throttled per address),
+    or the dashboard's open session, whose writes must come from the service's own origin."""
+    if credentials is not None:
+        await throttle.refuse_if_throttled(request)
+        if session.token_matches(settings, credentials.credentials):
+            return True
+        await throttle.record_failure(request)
+    if not await sessions.is_open(request.cookies.get(session.COOKIE_NAME)):
+        return False
+    refuse_cross_origin_write(request)
+    return True
+
+
+async def require_admin(authenticated: Annotated[bool, Depends(is_admin)]) -> None:
+    if not authenticated:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "a valid admin token is required", {"WWW-Authenticate": "Bearer"}
+        )
+
+
+AdminDep = Depends(require_admin)

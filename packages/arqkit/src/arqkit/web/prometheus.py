@@ -1,0 +1,111 @@
+"""Prometheus: the HTTP request counts, and the `/metrics` text built from the shared sums in Redis.
+
+Each API process counts its requests in memory and flushes them with `arqkit.metrics` (as the workers
+do with their jobs), so every process answers a scrape with the same cluster-wide numbers: run as many
+uvicorn workers or replicas as you like and scrape any one of them. Gauges (queue depth, workers) are
+read from Redis at scrape time. With Redis away, a scrape still answers, with what the process knows:
+`redis_up 0` and the standard process metrics (CPU, memory, open files, Python's GC), so an outage does not
+hide its own numbers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.registry import Collector
+
+from arqkit import metrics
+from arqkit.admin import MetricsSnapshot
+from arqkit.overview import QueueDepth
+from arqkit.web.middleware import RequestObserver
+
+# Gauge name -> (help, field of `QueueDepth`), one series per queue.
+_PER_QUEUE_GAUGES = {
+    "jobs_queue_depth": ("Jobs due now and waiting for a worker.", "queued"),
+    "jobs_queue_deferred": ("Jobs due later (a deferred enqueue, or a retry's backoff).", "deferred"),
+    "jobs_in_progress": ("Jobs running now, from the live workers' heartbeats.", "in_progress"),
+    "jobs_queue_oldest_age_seconds": ("How long the oldest due job has waited.", "oldest_queued_age_seconds"),
+    "jobs_workers_alive": ("Workers with a fresh heartbeat.", "workers_alive"),
+    "jobs_queue_paused": ("1 while the queue is paused (its workers take no new job).", "paused"),
+}
+
+
+def request_observer(batch: metrics.MetricsBatch) -> RequestObserver:
+    """Count each request by method, route template (`/jobs/{job_id}`, never the raw path) and status;
+    `RequestMiddleware` calls it once per request."""
+
+    def observe(method: str, route: str, status: int, seconds: float) -> None:
+        batch.inc(metrics.HTTP_REQUESTS, method, route, str(status))
+        batch.observe(metrics.HTTP_DURATION, seconds, method, route)
+
+    return observe
+
+
+def render(snapshot: MetricsSnapshot | None) -> bytes:
+    """The Prometheus text of a snapshot (`QueueAdmin.metrics_snapshot`), or None when Redis did not
+    answer, plus `redis_up` and this process's own metrics either way."""
+    registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    registry.register(_RedisUp(snapshot is not None))
+    if snapshot is not None:
+        registry.register(_Snapshot(snapshot.sums, snapshot.depths, snapshot.dead))
+    return generate_latest(registry)
+
+
+class _RedisUp(Collector):
+    def __init__(self, up: bool) -> None:
+        self.up = up
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "redis_up", "1 when Redis answered this scrape; 0: only process metrics follow.", int(self.up)
+        )
+
+
+class _Snapshot(Collector):
+    def __init__(self, sums: dict[tuple[str, ...], float], depths: list[QueueDepth], dead: int) -> None:
+        self.sums = sums
+        self.depths = depths
+        self.dead = dead
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._gauges()
+        for spec in (*metrics.COUNTERS, metrics.HTTP_REQUESTS):
+            counter = CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
+            for key, value in sorted(self.sums.items()):
+                if key[0] == spec.name:
+                    counter.add_metric(list(key[1:]), value)
+            yield counter
+        for spec in metrics.HISTOGRAMS:
+            yield self._histogram(spec)
+
+    def _gauges(self) -> Iterator[Metric]:
+        for name, (help_text, field) in _PER_QUEUE_GAUGES.items():
+            gauge = GaugeMetricFamily(name, help_text, labels=["queue"])
+            for depth in self.depths:
+                gauge.add_metric([depth.name], float(getattr(depth, field)))
+            yield gauge
+        yield GaugeMetricFamily(
+            "jobs_dead_letters", "Dead letters kept, waiting for a replay.", value=self.dead
+        )
+
+    def _histogram(self, spec: metrics.Spec) -> HistogramMetricFamily:
+        buckets: defaultdict[tuple[str, ...], dict[str, float]] = defaultdict(dict)
+        sums: dict[tuple[str, ...], float] = {}
+        for key, value in self.sums.items():
+            if key[0] == spec.name + "_bucket":
+                buckets[key[1:-1]][key[-1]] = value
+            elif key[0] == spec.name + "_sum":
+                sums[key[1:]] = value
+        family = HistogramMetricFamily(spec.name, spec.help, labels=spec.labels)
+        for labels in sorted(sums):
+            counts = buckets[labels]
+            bounds = [metrics.le_label(bound) for bound in spec.buckets]
+            family.add_metric(list(labels), [(le, counts.get(le, 0.0)) for le in bounds], sums[labels])
+        return family
