@@ -19,7 +19,7 @@ from devtools.http_service import http_service
 from jobs.context import Resources, lifespan
 from jobs.registry import REGISTRY
 from settings import Settings
-from tests.support import WorkerProcess, wait_for
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for
 
 # How long a request may wait on Redis. Production's 1 s is for a frozen Redis; on a busy machine (the suite
 # runs in parallel) a healthy one can be starved that long. The tests of the budget set their own.
@@ -109,7 +109,9 @@ async def worker(
 ) -> WorkerProcess:
     """One running worker, ready (its heartbeat is in Redis)."""
     process = start_worker()
-    await wait_for(lambda: redis_client.zcard(keys.WORKERS), timeout=20, what="worker heartbeat")
+    await wait_for(
+        lambda: redis_client.zcard(keys.WORKERS), timeout=PROCESS_START_SECONDS, what="worker heartbeat"
+    )
     return process
 
 

@@ -13,7 +13,7 @@ from arqkit.redis_server import RedisServer
 
 from api.main import create_app
 from settings import Settings
-from tests.support import WorkerProcess, scrape, value, wait_for, wait_for_status
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, scrape, value, wait_for, wait_for_status
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ async def test_readyz_is_503_while_redis_is_stopped_and_200_once_it_returns(
     async def ready() -> bool:
         return (await outage_api.get("/readyz")).status_code == 200
 
-    await wait_for(ready, timeout=20, what="ready with a worker")
+    await wait_for(ready, timeout=PROCESS_START_SECONDS, what="ready with a worker")
     own_redis.stop()
 
     down = await outage_api.get("/readyz")
