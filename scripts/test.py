@@ -41,12 +41,19 @@ def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
     in_parallel = not paths or any((_bootstrap.ROOT / path).is_dir() for path in paths)
     if in_parallel and not any(arg.startswith(("-n", "--numprocesses")) for arg in pytest_args):
         pytest += ["-n", XDIST_WORKERS]
-    return [
+    lint = [
         ("ruff check", [python, "-m", "ruff", "check", *(paths or ["."])]),
         ("ruff format --check", [python, "-m", "ruff", "format", "--check", *(paths or ["."])]),
         # which files, and how strictly: pyproject.toml; it follows imports, so only for the whole tree
         *([] if paths else [("mypy", [python, "-m", "mypy"])]),
-        ("pytest", [*pytest, *pytest_args]),
+    ]
+    if pytest_args:
+        return [*lint, ("pytest", [*pytest, *pytest_args])]
+    # The whole suite: the tests that time themselves run alone, where the others' load cannot slow them.
+    return [
+        *lint,
+        ("pytest", [*pytest, "-m", "not latency"]),
+        ("pytest: the latency tests, in one process", [python, "-m", "pytest", "-m", "latency"]),
     ]
 
 

@@ -56,6 +56,7 @@ async def _timed(client: httpx.AsyncClient, method: str, path: str, **kwargs: ob
     return response.status_code, time.monotonic() - started
 
 
+@pytest.mark.latency
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [("POST", "/signup", SIGNUP), ("GET", "/readyz", None), ("GET", "/jobs/some-job", None)],

@@ -37,6 +37,7 @@ async def outage_api(outage_settings: Settings) -> AsyncIterator[httpx.AsyncClie
             yield client
 
 
+@pytest.mark.latency
 async def test_enqueue_with_redis_down_answers_503_within_2_seconds(
     outage_api: httpx.AsyncClient, own_redis: RedisServer
 ) -> None:
@@ -62,6 +63,7 @@ async def test_status_with_redis_down_answers_503_not_500(
     assert response.status_code == 503
 
 
+@pytest.mark.latency
 async def test_metrics_with_redis_down_answer_200_with_redis_up_0_and_the_process_metrics(
     outage_api: httpx.AsyncClient, own_redis: RedisServer
 ) -> None:

@@ -40,9 +40,19 @@ def test_with_no_arguments_it_checks_the_whole_tree_and_runs_the_suite_in_parall
 ) -> None:
     steps = _steps(test_command)
 
-    assert list(steps) == ["ruff check", "ruff format --check", "mypy", "pytest"]
+    assert list(steps)[:4] == ["ruff check", "ruff format --check", "mypy", "pytest"]
     assert steps["ruff check"][-1] == "."
-    assert steps["pytest"][-2:] == ["-n", test_command.XDIST_WORKERS]
+    assert steps["pytest"][-4:] == ["-n", test_command.XDIST_WORKERS, "-m", "not latency"]
+
+
+def test_the_tests_that_time_themselves_run_alone_after_the_others(test_command: ModuleType) -> None:
+    """A wall-clock bound ("503 within 2 s") measures the machine too: not beside three other processes."""
+    names = [name for name, _ in test_command.steps([])]
+    latency = dict(test_command.steps([]))[names[-1]]
+
+    assert names[-2] == "pytest"  # after the parallel run
+    assert latency[-2:] == ["-m", "latency"]
+    assert "-n" not in latency
 
 
 def test_options_alone_still_mean_the_whole_tree(test_command: ModuleType) -> None:
