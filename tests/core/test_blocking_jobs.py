@@ -4,6 +4,9 @@ them, with the suite's 3 s crash recovery."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -106,3 +109,26 @@ async def test_a_job_blocked_past_its_timeout_and_grace_is_let_go_to_another_wor
     status = await queue.status(enqueued.job_id)
     assert (status.try_, status.result) == (2, 2)
     assert any("its claim is no longer renewed" in worker.log_text() for worker in workers)
+
+
+async def test_sigterm_ends_a_worker_whose_loop_stays_blocked_and_lets_its_claim_go(
+    queue: JobQueue, start_worker: StartWorker, redis_client: redis.asyncio.Redis, settings: Settings
+) -> None:
+    worker = start_worker(TARGET, settings)
+    await wait_for(lambda: _at_least(redis_client, 1), timeout=20, what="a worker heartbeat")
+    enqueued = await queue.enqueue(blocks_its_loop, seconds=120.0, how="sleep")
+    await wait_for(lambda: _runs(redis_client, enqueued.job_id), timeout=20, what="the job to start")
+
+    worker.signal(signal.SIGTERM)  # arq's handler cannot run: the loop is in time.sleep
+    stopped_at = time.monotonic()
+    assert worker.process is not None
+    code = await asyncio.to_thread(worker.process.wait, 30)
+
+    # what arq would wait for its jobs, plus the watchdog's threshold, plus its checks
+    assert (
+        time.monotonic() - stopped_at
+        < settings.job_completion_wait_seconds + settings.worker_blocked_loop_seconds + 3
+    )
+    assert code == 1
+    assert "the event loop stayed blocked" in worker.log_text()
+    assert not await redis_client.exists(keys.in_progress(enqueued.job_id))  # another worker may take it now
