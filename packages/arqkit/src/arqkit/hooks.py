@@ -27,6 +27,7 @@ import structlog
 
 from arqkit import job_metrics, keys
 from arqkit.context import WorkerLifespan
+from arqkit.internals import cron
 from arqkit.internals.claim_keeper import ClaimKeeper
 from arqkit.internals.claims import (
     RunningJobs,
@@ -50,6 +51,7 @@ Hook = Callable[[Ctx], Awaitable[None]]
 LIFESPAN = "lifespan"  # worker ctx key: the service's WorkerLifespan, or None
 LIFESPAN_STACK = "lifespan_stack"  # worker ctx key: what closes it
 CLAIM_KEEPER = "claim_keeper"  # worker ctx key: the thread that renews claims (internals/claim_keeper.py)
+CRON_JOBS = "cron_jobs"  # worker ctx key: the cron jobs this worker fires (internals/cron.py)
 
 
 def never_raises(hook: Hook) -> Hook:
@@ -78,6 +80,9 @@ async def on_startup(ctx: Ctx) -> None:
     ctx["heartbeat_task"] = asyncio.create_task(_heartbeat_forever(ctx, settings))
     ctx["dead_letter_task"] = asyncio.create_task(_flush_failures_forever(ctx, settings))
     job_metrics.start(ctx, settings)  # metrics, batched and flushed by a task of their own
+    await _at_best(
+        "catch up missed cron ticks", cron.catch_up(ctx["redis"], ctx[CRON_JOBS], ctx["queue_name"])
+    )
     log.info("worker started", worker_id=ctx["worker_id"], queue=ctx["queue_name"])
 
 

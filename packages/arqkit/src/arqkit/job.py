@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -64,8 +65,12 @@ class Deferred(Retry):
 @dataclass(frozen=True)
 class Cron:
     """When a cron job runs, as arq's `cron()` takes it: each field a value, a set of values, or None
-    for "any". `Cron(hour=7, minute=0)` is 07:00 every day; every worker of the default queue may fire
-    it and it still runs once per tick (its job id is the tick's)."""
+    for "any". `Cron(hour=7, minute=0)` is 07:00 UTC every day (`tz="Europe/Paris"`: 07:00 there); every
+    worker of the default queue may fire it and it still runs once per tick (its job id is the tick's).
+
+    Misfires: a tick that passes while no worker of the default queue runs (a deploy, an outage) is
+    skipped by default. With `catch_up_seconds=N`, the first worker to start runs the last tick it
+    missed, if that tick is at most N seconds old (and still only once, however many workers start)."""
 
     month: int | set[int] | None = None
     day: int | set[int] | None = None
@@ -74,6 +79,13 @@ class Cron:
     minute: int | set[int] | None = None
     second: int | set[int] = 0
     run_at_startup: bool = False
+    tz: str = "UTC"  # an IANA time zone name: the schedule's wall clock
+    catch_up_seconds: float = 0  # 0: a missed tick is skipped; N: run the last one missed within N s
+
+    def __post_init__(self) -> None:
+        ZoneInfo(self.tz)  # an unknown zone fails where the job is declared, not in the worker
+        if self.catch_up_seconds < 0:
+            raise ValueError("catch_up_seconds must be >= 0")
 
 
 @dataclass(frozen=True)

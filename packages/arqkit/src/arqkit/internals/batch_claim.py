@@ -85,7 +85,7 @@ class ClaimBook:
         self.claims: dict[str, Claim] = {}
         self._running = running  # the claim keeper renews the claims of these ids (claim_keeper.py)
         self._script = redis.register_script(lua.source("claim"))
-        self.token = uuid.uuid4().hex[:16]  # names this worker in its claims (`<token>:<try>`)
+        self.token = uuid.uuid4().hex[:16]  # in its claims (`<token>:<try>`): hex, cap_claims.lua
         self.finish_cached = False  # a finish sent lua/finish.lua's code: Redis knows its hash
 
     def free_slots(self) -> int:

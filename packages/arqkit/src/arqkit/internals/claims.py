@@ -8,9 +8,12 @@ functions: 610 s here) and never refreshes it, so a SIGKILLed worker's job waits
   every heartbeat while the job runs (`shorten_claim`), so a dead worker's job runs again within
   `CRASH_RECOVERY_SECONDS`: its mark expires, then another worker's next read (at most
   `WORKER_IDLE_WAIT_SECONDS` later) claims it;
-- cap, on every heartbeat, the marks of due jobs in the queue (`cap_claims`): a worker killed between
-  arq's claim and `on_job_start` left the long mark behind. A live worker refreshes its marks more
-  often than the cap, so capping never lets a running job start twice;
+- cap, on every heartbeat, our own marks of due jobs in the queue (`cap_claims`) at our claim's length:
+  one made longer (a worker with a longer `CRASH_RECOVERY_SECONDS`) whose worker died. A live worker of
+  ours refreshes its marks more often than the cap, so capping never lets a running job start twice.
+  A mark we did not make (arq's own value, `1`: a stock arq worker in a mixed fleet, or one of our
+  workers from before the batch claim) is never capped: its worker renews nothing, so a cap would start
+  its live job again; it lasts arq's `job_timeout + 10 s`;
 - give a try back (`refund_try`) when a job did not really use it: a deferral, or a shutdown (arq #267).
 
 The renewal runs in a thread of its own (claim_keeper.py), not on the event loop a job may block, and
@@ -110,7 +113,7 @@ async def refund_try(redis: Redis, job_id: str) -> None:
 
 
 async def cap_claims(redis: Redis, queue_name: str, cap_seconds: float) -> int:
-    """How many claims were longer than the cap (each one a worker that died right after claiming).
+    """How many of our claims were longer than the cap (`lua/claim.lua`'s `<token>:<try>` values only).
 
     The in-progress keys are derived from the queue's ids in the script: a single Redis, not Cluster.
     """
