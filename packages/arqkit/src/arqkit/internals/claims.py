@@ -16,12 +16,18 @@ functions: 610 s here) and never refreshes it, so a SIGKILLed worker's job waits
   its live job again; it lasts arq's `job_timeout + 10 s`;
 - give a try back (`refund_try`) when a job did not really use it: a deferral, or a shutdown (arq #267).
 
+The renewal runs in a thread of its own (claim_keeper.py), not on the event loop a job may block, and
+stops at each job's deadline (`RunningJobs`): its timeout plus `CLAIM_GRACE_SECONDS` from its start.
+
 `tests/core/internals/test_claims.py` pins the key names and arq's claim TTL these rely on.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -30,6 +36,57 @@ from arqkit import keys, lua
 from arqkit.settings import QueueSettings
 
 DUE_JOBS_CHECKED = 2000
+
+
+@dataclass
+class RunningJob:
+    claim: str | None  # the claim's value as this worker wrote it (`<token>:<try>`); None: arq's own
+    deadline: float  # monotonic: its claim is renewed until then
+    function: str | None = None  # known once it starts
+
+
+class RunningJobs:
+    """The jobs one worker has claimed, until arq is done with each: its queue read skips them, and the
+    claim keeper's thread renews their claims until each one's deadline. A claimed job's deadline is
+    `bound_seconds` away (arq's own claim: the longest timeout plus a grace); once it starts, its own
+    timeout plus `grace_seconds`. Shared by the event loop and that thread, hence the lock."""
+
+    def __init__(self, bound_seconds: float = 3600.0, grace_seconds: float = 10.0) -> None:
+        self.bound_seconds = bound_seconds
+        self.grace_seconds = grace_seconds
+        self._jobs: dict[str, RunningJob] = {}
+        self._lock = threading.Lock()
+
+    def add(self, job_id: str, claim: str | None = None) -> None:
+        with self._lock:
+            if job_id not in self._jobs:
+                self._jobs[job_id] = RunningJob(claim, time.monotonic() + self.bound_seconds)
+
+    def started(self, job_id: str, function: str, timeout_seconds: float) -> None:
+        """The job's function runs now: its claim lives until its timeout plus the grace."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                job.function = function
+                job.deadline = time.monotonic() + timeout_seconds + self.grace_seconds
+
+    def discard(self, job_id: str) -> None:
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
+    def snapshot(self) -> dict[str, RunningJob]:
+        with self._lock:
+            return {job_id: RunningJob(j.claim, j.deadline, j.function) for job_id, j in self._jobs.items()}
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._jobs
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._jobs))
+
+    def __len__(self) -> int:
+        return len(self._jobs)
 
 
 def renewal_seconds(settings: QueueSettings) -> float:

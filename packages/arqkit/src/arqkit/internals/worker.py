@@ -66,6 +66,10 @@ def build_worker_settings(
     pool = create_worker_redis(own)  # idle: waits for a wake-up (internals/wakeup.py)
     pool.pipeline_factory = tap.pipeline  # a final failure's dead letter is written with its result
     pool.claim_in_batches(claim_policy(own))  # one Lua call claims what arq would, job by job
+    # Claims are renewed until a job's timeout plus a grace; until it starts, the longest (arq's own claim).
+    pool.running.grace_seconds = own.claim_grace_seconds
+    longest = max((definition.timeout_seconds(own) for definition in registry), default=own.job_timeout)
+    pool.running.bound_seconds = longest + own.claim_grace_seconds
     cron_jobs = [arq_cron(d, own) for d in registry.scheduled()] if priority == "default" else []
     attrs: dict[str, Any] = {
         "functions": [arq_function(definition, own) for definition in registry],
