@@ -19,6 +19,7 @@ async def hold_lock(pool: redis.asyncio.ConnectionPool, seconds: float, held: as
         await asyncio.sleep(seconds)
 
 
+@pytest.mark.latency
 async def test_waiting_behind_other_checkouts_does_not_spend_the_budget(
     settings: Settings, redis_client: redis.asyncio.Redis
 ) -> None:
@@ -37,6 +38,7 @@ async def test_waiting_behind_other_checkouts_does_not_spend_the_budget(
     assert answer is True
 
 
+@pytest.mark.latency
 async def test_waiting_behind_a_connect_still_spends_it(
     settings: Settings, redis_client: redis.asyncio.Redis
 ) -> None:

@@ -122,6 +122,7 @@ def test_headers_too_large_or_too_many_are_431(settings: Settings, tmp_path: Pat
     assert fine.startswith(b"HTTP/1.1 200"), fine[:80]
 
 
+@pytest.mark.latency
 def test_silent_and_slowloris_connections_are_closed(settings: Settings, tmp_path: Path) -> None:
     with shipped_api(settings, tmp_path / "api.log", env={"HTTP_HEADER_TIMEOUT_SECONDS": "1"}) as (_, port):
         silent = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -214,6 +215,7 @@ def flood_then_victim(port: int, attackers: int, victims: int = 20) -> dict[str,
     }
 
 
+@pytest.mark.latency
 def test_a_flood_from_one_address_leaves_other_addresses_served(settings: Settings, tmp_path: Path) -> None:
     env = {"HTTP_MAX_CONNECTIONS_PER_ADDRESS": "50"}
     with shipped_api(settings, tmp_path / "api.log", open_files=OPEN_FILES, env=env) as (_, port):
@@ -309,6 +311,7 @@ async def long_polls_then_victim(
     }
 
 
+@pytest.mark.latency
 async def test_a_crowd_of_long_polls_leaves_other_clients_served(
     settings: Settings, tmp_path: Path, job_queue: JobQueue
 ) -> None:
