@@ -6,7 +6,6 @@ no key scans, whatever the number of jobs.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
 import orjson
@@ -14,6 +13,7 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from arqkit import dead_letters, history, keys, metrics, priorities, records
+from arqkit.clock import redis_now
 from arqkit.settings import QueueSettings
 
 FinishedStatus = Literal["complete", "retrying", "failed", "aborted"]
@@ -57,7 +57,7 @@ class RecentPage(BaseModel):
 
 async def workers(redis: Redis, settings: QueueSettings) -> list[WorkerInfo]:
     """Workers whose heartbeat is fresh (three intervals), from their own records."""
-    since = time.time() - 3 * settings.worker_heartbeat_seconds
+    since = await redis_now(redis) - 3 * settings.worker_heartbeat_seconds
     ids = [raw.decode() for raw in await redis.zrangebyscore(keys.WORKERS, since, "+inf")]
     beats = await redis.mget([keys.worker_heartbeat(worker_id) for worker_id in ids]) if ids else []
     found = []
