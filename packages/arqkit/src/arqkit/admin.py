@@ -22,14 +22,16 @@ log = structlog.get_logger("jobs.admin")
 
 
 class QueueOverview(BaseModel):
-    name: str
-    priority: priorities.Priority  # the name operators use: `python -m jobs pause bulk`
+    name: priorities.Priority  # the name operators use everywhere: `python -m jobs pause bulk`
+    priority: priorities.Priority  # the same (kept for clients that read it)
+    key: str  # its Redis key (arq's queue name)
     queued: int
     deferred: int
     in_progress: int
     dead: int  # dead letters of this queue
     workers_alive: int
     paused: bool
+    unserved: bool  # jobs wait and no live worker serves the queue
 
 
 class JobDetail(BaseModel):
@@ -65,12 +67,14 @@ class QueueAdmin:
             QueueOverview(
                 name=d.name,
                 priority=d.priority,
+                key=d.key,
                 queued=d.queued,
                 deferred=d.deferred,
                 in_progress=d.in_progress,
-                dead=dead.get(d.name, 0),
+                dead=dead.get(d.key, 0),
                 workers_alive=d.workers_alive,
                 paused=d.paused,
+                unserved=d.unserved,
             )
             for d in depths
         ]
@@ -157,6 +161,12 @@ class QueueAdmin:
             removed = await queue_control.purge(self.redis, queue_name)
         log.warning("queue purged", queue=queue_name, removed=removed)
         return removed
+
+    async def unserved(self) -> list[str]:
+        """The queues where jobs wait and no live worker serves them (`/readyz` names them)."""
+        with unavailable_on_redis_error():
+            depths = await overview.queue_depths(self.redis, self.settings)
+        return [d.name for d in depths if d.unserved]
 
     def _queue_name(self, priority: str) -> str:
         return priorities.queue_name(self.settings, priorities.parse(priority))
