@@ -237,3 +237,15 @@ async def test_a_queue_with_waiting_jobs_and_no_worker_is_a_problem_on_every_sur
         value(samples, "jobs_queue_depth", queue="bulk"),
         value(samples, "jobs_workers_alive", queue="bulk"),
     ) == (1, 0)
+
+
+async def test_counts_written_before_the_queue_label_do_not_break_a_scrape(
+    api: httpx.AsyncClient, redis_client: redis.asyncio.Redis
+) -> None:
+    """arqkit 0.1 wrote `["jobs_started", function]`; those fields stay in Redis after an upgrade."""
+    await redis_client.hset(keys.METRICS, '["jobs_started","send_welcome_email"]', 7)
+    await redis_client.hset(keys.METRICS, '["jobs_duration_seconds_bucket","send_welcome_email","+Inf"]', 7)
+
+    samples = await scrape(api)
+
+    assert value(samples, "jobs_started_total", function=EMAIL, queue="default") == 0

@@ -113,7 +113,7 @@ class _Snapshot(Collector):
             if spec in metrics.COUNTERS:
                 zeros = self.known.jobs
             values = dict.fromkeys(zeros, 0.0)
-            values.update({key[1:]: value for key, value in self.sums.items() if key[0] == spec.name})
+            values.update(self._of(spec.name, len(spec.labels)))
             counter = CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
             for labels, value in sorted(values.items()):
                 counter.add_metric(list(labels), value)
@@ -121,6 +121,15 @@ class _Snapshot(Collector):
         for spec in metrics.HISTOGRAMS:
             zeros = self.known.jobs if spec in metrics.JOB_HISTOGRAMS else self._request_routes()
             yield self._histogram(spec, zeros)
+
+    def _of(self, name: str, label_count: int) -> dict[tuple[str, ...], float]:
+        """The sums of one sample name by labels. A field with other labels is skipped: one written before
+        the `queue` label was added (arqkit 0.1) stays in Redis, and must not break the scrape."""
+        return {
+            key[1:]: value
+            for key, value in self.sums.items()
+            if key[0] == name and len(key) == label_count + 1
+        }
 
     def _request_routes(self) -> list[tuple[str, str]]:
         return sorted({(method, route) for method, route, _ in self.known.requests})
@@ -138,11 +147,9 @@ class _Snapshot(Collector):
     def _histogram(self, spec: metrics.Spec, zeros: Iterable[tuple[str, ...]]) -> HistogramMetricFamily:
         buckets: defaultdict[tuple[str, ...], dict[str, float]] = defaultdict(dict)
         sums = dict.fromkeys(zeros, 0.0)
-        for key, value in self.sums.items():
-            if key[0] == spec.name + "_bucket":
-                buckets[key[1:-1]][key[-1]] = value
-            elif key[0] == spec.name + "_sum":
-                sums[key[1:]] = value
+        for labels, value in self._of(spec.name + "_bucket", len(spec.labels) + 1).items():
+            buckets[labels[:-1]][labels[-1]] = value
+        sums.update(self._of(spec.name + "_sum", len(spec.labels)))
         family = HistogramMetricFamily(spec.name, spec.help, labels=spec.labels)
         bounds = [metrics.le_label(bound) for bound in spec.buckets]
         for labels in sorted(sums):
