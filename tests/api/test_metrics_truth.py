@@ -243,8 +243,11 @@ async def test_counts_written_before_the_queue_label_do_not_break_a_scrape(
     api: httpx.AsyncClient, redis_client: redis.asyncio.Redis
 ) -> None:
     """arqkit 0.1 wrote `["jobs_started", function]`; those fields stay in Redis after an upgrade."""
-    await redis_client.hset(keys.METRICS, '["jobs_started","send_welcome_email"]', 7)
-    await redis_client.hset(keys.METRICS, '["jobs_duration_seconds_bucket","send_welcome_email","+Inf"]', 7)
+    old = {
+        '["jobs_started","send_welcome_email"]': "7",
+        '["jobs_duration_seconds_bucket","send_welcome_email","+Inf"]': "7",
+    }
+    await redis_client.hset(keys.METRICS, mapping=old)  # type: ignore[misc]  # redis-py's union type
 
     samples = await scrape(api)
 

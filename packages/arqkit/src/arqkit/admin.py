@@ -11,9 +11,9 @@ import structlog
 from pydantic import BaseModel
 
 from arqkit import dead_letters, failure_groups, metrics, overview, priorities, queue_control, throughput
-from arqkit.client import Enqueued, JobQueue
+from arqkit.client import Enqueued, JobQueue, Readiness
 from arqkit.dead_letters import DeadLetter, DeadLetterPage
-from arqkit.errors import DeadLetterNotFound, JobNotFound, unavailable_on_redis_error
+from arqkit.errors import DeadLetterNotFound, JobNotFound, QueueUnavailable, unavailable_on_redis_error
 from arqkit.failure_groups import FailureGroupPage
 from arqkit.overview import DeadLetterWindow, FinishedStatus, QueueDepth, RecentPage, Snapshot, WorkerInfo
 from arqkit.status import JobStatus
@@ -162,11 +162,21 @@ class QueueAdmin:
         log.warning("queue purged", queue=queue_name, removed=removed)
         return removed
 
-    async def unserved(self) -> list[str]:
-        """The queues where jobs wait and no live worker serves them (`/readyz` names them)."""
-        with unavailable_on_redis_error():
-            depths = await overview.queue_depths(self.redis, self.settings)
-        return [d.name for d in depths if d.unserved]
+    async def readiness(self) -> Readiness:
+        """The job client's readiness (`/readyz`), with a warning for each queue whose jobs wait and no live
+        worker serves it."""
+        readiness = await self.queue.readiness()
+        if readiness.redis:
+            try:
+                with unavailable_on_redis_error():
+                    depths = await overview.queue_depths(self.redis, self.settings)
+            except QueueUnavailable:
+                depths = []
+            unserved = [d.name for d in depths if d.unserved]
+            readiness.warnings += [
+                f"{name}: jobs wait and no live worker serves this queue" for name in unserved
+            ]
+        return readiness
 
     def _queue_name(self, priority: str) -> str:
         return priorities.queue_name(self.settings, priorities.parse(priority))
