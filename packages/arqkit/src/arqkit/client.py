@@ -63,7 +63,10 @@ class Readiness(BaseModel):
     ready: bool
     redis: bool
     workers_alive: int
-    reasons: list[str]
+    reasons: list[str]  # why not ready (a 503)
+    warnings: list[
+        str
+    ] = []  # problems that leave the API ready, e.g. a queue with waiting jobs and no worker
 
 
 class JobQueue:
