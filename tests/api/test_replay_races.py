@@ -105,3 +105,18 @@ async def test_a_window_replay_leaves_letters_that_failed_after_its_first_reques
 
     assert (resumed.json()["count"], resumed.json()["remaining"]) == (3, 0)
     assert await dead_letters.contains(redis_client, "later")
+
+
+async def test_a_replay_no_worker_will_run_says_so(
+    api: httpx.AsyncClient, redis_client: redis.asyncio.Redis, settings: Settings
+) -> None:
+    """202 all the same (a worker may start later), with a warning rather than silence."""
+    now_ms = int(time.time() * 1000)
+    await dead_letters.record(redis_client, letter("unserved", settings.queue_name, now_ms), 1000)
+    await dead_letters.record(redis_client, letter("elsewhere", "arq:queue:gone", now_ms), 1000)
+
+    unserved = (await api.post("/admin/dead-letters/unserved/replay", headers=ADMIN)).json()
+    elsewhere = (await api.post("/admin/dead-letters/elsewhere/replay", headers=ADMIN)).json()
+
+    assert unserved["warning"] == "no live worker serves queue 'default': the job waits until one starts"
+    assert "not one of this service's queues" in elsewhere["warning"]

@@ -21,9 +21,9 @@ from arqkit import (
     queue_control,
     throughput,
 )
-from arqkit.client import Enqueued, JobQueue
+from arqkit.client import Enqueued, JobQueue, Readiness
 from arqkit.dead_letters import DeadLetter, DeadLetterPage
-from arqkit.errors import DeadLetterNotFound, JobNotFound, unavailable_on_redis_error
+from arqkit.errors import DeadLetterNotFound, JobNotFound, QueueUnavailable, unavailable_on_redis_error
 from arqkit.failure_groups import FailureGroupPage
 from arqkit.overview import DeadLetterWindow, FinishedStatus, QueueDepth, RecentPage, Snapshot, WorkerInfo
 from arqkit.status import JobStatus
@@ -32,14 +32,16 @@ log = structlog.get_logger("jobs.admin")
 
 
 class QueueOverview(BaseModel):
-    name: str
-    priority: priorities.Priority  # the name operators use: `python -m jobs pause bulk`
+    name: priorities.Priority  # the name operators use everywhere: `python -m jobs pause bulk`
+    priority: priorities.Priority  # the same (kept for clients that read it)
+    key: str  # its Redis key (arq's queue name)
     queued: int
     deferred: int
     in_progress: int
     dead: int  # dead letters of this queue
     workers_alive: int
     paused: bool
+    unserved: bool  # jobs wait and no live worker serves the queue
 
 
 class JobDetail(BaseModel):
@@ -97,12 +99,14 @@ class QueueAdmin:
             QueueOverview(
                 name=d.name,
                 priority=d.priority,
+                key=d.key,
                 queued=d.queued,
                 deferred=d.deferred,
                 in_progress=d.in_progress,
-                dead=dead.get(d.name, 0),
+                dead=dead.get(d.key, 0),
                 workers_alive=d.workers_alive,
                 paused=d.paused,
+                unserved=d.unserved,
             )
             for d in depths
         ]
@@ -169,11 +173,11 @@ class QueueAdmin:
     async def _unserved_warning(self, queue_name: str) -> str | None:
         """Why the replayed job may wait forever: no live worker serves its queue (or none is known)."""
         depths = await overview.queue_depths(self.redis, self.settings)
-        depth = next((d for d in depths if d.name == queue_name), None)
+        depth = next((d for d in depths if d.key == queue_name), None)
         if depth is None:
             return f"no worker serves queue {queue_name!r} (not one of this service's queues)"
         if not depth.workers_alive:
-            return f"no live worker serves queue {queue_name!r}: the job waits until one starts"
+            return f"no live worker serves queue {depth.name!r}: the job waits until one starts"
         return None
 
     async def replay_since(self, since_seconds: int, limit: int, until_ms: int | None = None) -> ReplayBatch:
@@ -220,6 +224,22 @@ class QueueAdmin:
             removed = await queue_control.purge(self.redis, queue_name)
         log.warning("queue purged", queue=queue_name, removed=removed)
         return removed
+
+    async def readiness(self) -> Readiness:
+        """The job client's readiness (`/readyz`), with a warning for each queue whose jobs wait and no live
+        worker serves it."""
+        readiness = await self.queue.readiness()
+        if readiness.redis:
+            try:
+                with unavailable_on_redis_error():
+                    depths = await overview.queue_depths(self.redis, self.settings)
+            except QueueUnavailable:
+                depths = []
+            unserved = [d.name for d in depths if d.unserved]
+            readiness.warnings += [
+                f"{name}: jobs wait and no live worker serves this queue" for name in unserved
+            ]
+        return readiness
 
     def _queue_name(self, priority: str) -> str:
         return priorities.queue_name(self.settings, priorities.parse(priority))

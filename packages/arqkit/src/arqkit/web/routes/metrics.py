@@ -6,14 +6,14 @@ import hmac
 import ipaddress
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from arqkit import QueueUnavailable
+from arqkit import QueueUnavailable, priorities
 from arqkit.web.deps import QueueAdminDep, SettingsDep
 from arqkit.web.openapi import METRICS_GUARD, UNAVAILABLE, plain_text
-from arqkit.web.prometheus import render
+from arqkit.web.prometheus import Known, render
 from arqkit.web.rate_limit import ApiRateLimiter
 
 router = APIRouter(tags=["health"])
@@ -58,11 +58,20 @@ async def scraper_allowed(
     dependencies=[Depends(scraper_allowed)],
     responses=plain_text(CONTENT_TYPE_LATEST, "Prometheus text.") | UNAVAILABLE | METRICS_GUARD,
 )
-async def prometheus_metrics(admin: QueueAdminDep) -> Response:
+async def prometheus_metrics(request: Request, admin: QueueAdminDep) -> Response:
     """Queue depth per queue, jobs by outcome, job and HTTP histograms (docs/observability.md). 200 with
     `redis_up 0` and the process metrics while Redis is away: an outage must not hide its own numbers."""
     try:
         snapshot = await admin.metrics_snapshot()
     except QueueUnavailable:
         snapshot = None
-    return Response(render(snapshot), media_type=CONTENT_TYPE_LATEST)
+    return Response(render(snapshot, _known(request.app, admin)), media_type=CONTENT_TYPE_LATEST)
+
+
+def _known(app: FastAPI, admin: QueueAdminDep) -> Known:
+    """The series at 0 from the first scrape: made once per app, when every route is in (the first scrape)."""
+    known: Known | None = getattr(app.state, "metrics_known", None)
+    if known is None:
+        functions = [definition.name for definition in admin.queue.registry]
+        known = app.state.metrics_known = Known.of(functions, priorities.PRIORITIES, app.openapi())
+    return known
