@@ -39,7 +39,7 @@ HTTP_LIMITS = [
     "--http",
     "arqkit.web.server:HttpProtocol",
     "--limit-concurrency",
-    "1000",
+    "2000",
     "--timeout-keep-alive",
     "5",
 ]

@@ -106,6 +106,9 @@ def test_the_shipped_commands_all_set_the_http_limits() -> None:
     ):
         for flag in ("arqkit.web.server:HttpProtocol", "--limit-concurrency", "--timeout-keep-alive"):
             assert flag in start
+        for flag in ("--limit-concurrency", "--timeout-keep-alive"):  # the Dockerfile's values everywhere
+            value = flags[flags.index(flag) + 1]
+            assert re.search(rf"{flag}\W+{value}\b", start), (flag, value)
 
 
 def test_headers_too_large_or_too_many_are_431(settings: Settings, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """uvicorn's HTTP/1.1 protocol (httptools) with the limits a public server needs, which uvicorn lacks:
 
-    uvicorn api.main:app --http arqkit.web.server:HttpProtocol --limit-concurrency 1000 ...
+    uvicorn api.main:app --http arqkit.web.server:HttpProtocol --limit-concurrency 2000 ...
 
 - **Header size and count.** httptools buffers a header of any size (a 50 MB value was answered 200 and
   the process kept the memory); an ASGI middleware only sees headers once they are all parsed, so the
