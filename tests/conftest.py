@@ -20,6 +20,7 @@ from jobs.context import Resources, lifespan
 from jobs.registry import REGISTRY
 from settings import Settings
 from tests.support import WorkerProcess, wait_for
+from tests.support.workers import sleeps_on_its_only_try
 
 # The testing kit (`job_kit`) and its `redis_server`: the suite uses them as a team would.
 pytest_plugins = ["arqkit.testing"]
@@ -110,8 +111,9 @@ async def worker(
 
 @pytest.fixture
 async def job_queue(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[JobQueue]:
-    """The typed client on a pool of its own, as the API uses it (no HTTP, so no rate limit in the way)."""
-    queue = JobQueue.connect(settings, REGISTRY)
+    """The typed client on a pool of its own, as the API uses it (no HTTP, so no rate limit in the way),
+    its registry the example jobs and the test job the suite's workers also run."""
+    queue = JobQueue.connect(settings, Registry([*REGISTRY, sleeps_on_its_only_try]))
     yield queue
     await queue.aclose()
 

@@ -24,7 +24,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from arqkit import idempotency, keys, priorities, tracing
-from arqkit.errors import JobAlreadyFinished, JobNotFound, RateLimited, unavailable_on_redis_error
+from arqkit.errors import (
+    JobAlreadyFinished,
+    JobNotFound,
+    JobNotRegistered,
+    RateLimited,
+    unavailable_on_redis_error,
+)
 from arqkit.internals.connection import ArqRedis, create_api_redis
 from arqkit.internals.enqueue import Enqueuer
 from arqkit.internals.layout import aborted_result, read_job
@@ -126,7 +132,10 @@ class JobQueue:
 
     async def enqueue(self, job: JobDefinition[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Enqueued:
         """Arguments are checked against the job's signature and stored as JSON (`arguments.py`): one
-        that does not fit raises `JobArgumentsInvalid` before anything is written."""
+        that does not fit raises `JobArgumentsInvalid` before anything is written; so does a job this
+        queue's registry does not hold (`JobNotRegistered`): no worker would run it."""
+        if self.registry.get(job.name) is not job:
+            raise JobNotRegistered(f"{job.name!r} is not in the registry: add it to the Registry(...) list")
         priority = self._options.priority or job.options.priority
         json_args, json_kwargs = job.arguments.encode(args, cast(dict[str, Any], kwargs))
         return await self.enqueue_named(

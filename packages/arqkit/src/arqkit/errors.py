@@ -56,6 +56,12 @@ class RateLimited(QueueError):
         self.decision = decision
 
 
+class JobNotRegistered(QueueError, LookupError):
+    """The job is not in the registry the queue was given, so no worker of this deployment runs it; nothing
+    was written. A bug in the caller (a route enqueuing a job `jobs/registry.py` does not list): the API
+    answers 500 and logs the job's name; `QueueService` refuses to start when it sees it in a route."""
+
+
 class JobArgumentsInvalid(QueueError, TypeError):
     """An enqueue's arguments do not fit the job's signature; nothing was written (arqkit/arguments.py).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +16,7 @@ from arqkit import (
     IdempotencyKeyReused,
     JobAlreadyFinished,
     JobNotFound,
+    JobNotRegistered,
     QueueUnavailable,
     RateLimited,
     ReplicationTimeout,
@@ -39,6 +41,7 @@ STATUS_AND_DETAIL: dict[type[Exception], tuple[int, str]] = {
     UnknownQueue: (status.HTTP_404_NOT_FOUND, "no such queue (default, critical or bulk)"),
 }
 MAX_ECHO_DEPTH = 32
+log = structlog.get_logger("api.errors")
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # as JavaScript spells them
 
 
@@ -69,6 +72,13 @@ async def _idempotency_key_reused(request: Request, exc: Exception) -> JSONRespo
     return JSONResponse({"detail": [error]}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+async def _job_not_registered(request: Request, exc: Exception) -> JSONResponse:
+    """A bug in the route, not the client's doing: a 500 that says so, the job's name in the log only."""
+    log.error("a route enqueued a job the registry does not hold; nothing was written", error=str(exc))
+    detail = "this route's job is not registered with the service (a bug in the service); nothing was queued"
+    return JSONResponse({"detail": detail}, status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
 def encodable(value: Any, depth: int = 0) -> Any:
     """`value` (parsed JSON) with non-finite floats as their names, lone surrogates escaped, tuples as
     lists, other objects (an exception in `ctx`) as text, and anything nested deeper than
@@ -94,3 +104,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(IdempotencyKeyReused, _idempotency_key_reused)
     app.add_exception_handler(RateLimited, _rate_limited)
+    app.add_exception_handler(JobNotRegistered, _job_not_registered)
