@@ -24,6 +24,7 @@ from arqkit.context import JobContext, WorkerLifespan
 from arqkit.dead_letters import count as count_dead_letters
 from arqkit.errors import (
     DeadLetterNotFound,
+    EnqueueUnconfirmed,
     IdempotencyKeyReused,
     JobAlreadyFinished,
     JobArgumentsInvalid,
@@ -48,6 +49,7 @@ __all__ = [
     "Cron",
     "DeadLetterNotFound",
     "DuplicateJobName",
+    "EnqueueUnconfirmed",
     "Enqueued",
     "IdempotencyKeyReused",
     "JobAlreadyFinished",

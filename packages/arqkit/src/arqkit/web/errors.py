@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from arqkit import (
     DeadLetterNotFound,
+    EnqueueUnconfirmed,
     IdempotencyKeyReused,
     JobAlreadyFinished,
     JobNotFound,
@@ -24,15 +25,21 @@ from arqkit import (
 )
 from arqkit.web import rate_limit
 
+RETRY_WITH_THE_SAME_KEY = (
+    "it may have been accepted all the same: retry with the same Idempotency-Key header and you get that "
+    "job, never a second one (without a key, a retry may enqueue it twice)"
+)
+MAY_HAVE_BEEN_ACCEPTED = "the job queue did not confirm the job in time; " + RETRY_WITH_THE_SAME_KEY
+# The first type a raised error is an instance of answers it: a subclass before its base.
 STATUS_AND_DETAIL: dict[type[Exception], tuple[int, str]] = {
+    EnqueueUnconfirmed: (status.HTTP_503_SERVICE_UNAVAILABLE, MAY_HAVE_BEEN_ACCEPTED),
     QueueUnavailable: (
         status.HTTP_503_SERVICE_UNAVAILABLE,
         "the job queue is unavailable, try again shortly",
     ),
-    # The job may be on the primary already: a retry with the same Idempotency-Key finds it (README).
     ReplicationTimeout: (
         status.HTTP_503_SERVICE_UNAVAILABLE,
-        "the job was not confirmed by enough Redis replicas in time, try again shortly",
+        "the job was not confirmed by enough Redis replicas in time; " + RETRY_WITH_THE_SAME_KEY,
     ),
     RedisError: (status.HTTP_503_SERVICE_UNAVAILABLE, "the job queue is unavailable, try again shortly"),
     JobNotFound: (status.HTTP_404_NOT_FOUND, "no such job (unknown id, or its result has expired)"),
