@@ -1,3 +1,4 @@
+#!lua
 -- KEYS[1]: leases (zset: holder -> expiry ms). ARGV: limit, holder, lease ms. 1 when held, else 0.
 -- A holder is one run (arqkit/capacity.py); one that already has a lease keeps it.
 local t = redis.call('TIME')
