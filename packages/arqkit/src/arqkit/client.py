@@ -136,10 +136,10 @@ class JobQueue:
         """Arguments are checked against the job's signature and stored as JSON (`arguments.py`): one
         that does not fit raises `JobArgumentsInvalid` before anything is written; so does a job this
         queue's registry does not hold (`JobNotRegistered`): no worker would run it."""
-        if self.registry.get(job.name) is not job:
-            raise JobNotRegistered(f"{job.name!r} is not in the registry: add it to the Registry(...) list")
         priority = self._options.priority or job.options.priority
         json_args, json_kwargs = job.arguments.encode(args, cast(dict[str, Any], kwargs))
+        if self.registry.get(job.name) is not job:
+            raise JobNotRegistered(f"{job.name!r} is not in the registry: add it to the Registry(...) list")
         return await self.enqueue_named(
             job.name, json_args, json_kwargs, priorities.queue_name(self.settings, priority)
         )
