@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Run every check CI runs, in order, stopping at the first failure. `python3 scripts/test.py [pytest args]`.
 
-Extra arguments go to pytest. The tests start their own throwaway redis-server on a free port, so
-this never touches a Redis you may have running on 6379.
+Extra arguments go to pytest. Given test paths (`tests/jobs`, `tests/x.py::test_y`), it runs just those:
+ruff on those paths, no mypy (it checks the whole tree), Chromium only for a browser test. The whole suite
+runs in parallel (pytest-xdist), each process with its own throwaway redis-server on a free port, so this
+never touches a Redis you may have running on 6379.
 """
 
 from __future__ import annotations
@@ -15,22 +17,50 @@ from pathlib import Path
 
 import _bootstrap
 
+# Test processes for a whole run: they mostly wait on Redis and child processes, so more than the cores.
+XDIST_WORKERS = "4"
+# The dashboard's browser tests (tests/api/test_dashboard*_browser.py) drive Debian's Chromium through
+# playwright, which never downloads a browser of its own.
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_TESTS = "test_*_browser.py"
+INSTALL_CHROMIUM_ENV = "TEST_INSTALL_CHROMIUM"  # "0": never install it; the browser tests skip
+
+
+def selected_paths(pytest_args: list[str]) -> list[str]:
+    """The files and folders among pytest's arguments (`tests/x.py::test_y` is tests/x.py): what to lint."""
+    paths = [arg.split("::")[0] for arg in pytest_args if not arg.startswith("-")]
+    return [path for path in paths if (_bootstrap.ROOT / path).exists()]  # not an option's value (-k expr)
+
 
 def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
     """Cheapest first, so a lint error fails in seconds rather than after the test suite."""
     python = sys.executable
+    paths = selected_paths(pytest_args)
+    pytest = [python, "-m", "pytest"]
+    # The suite or a folder in parallel; a file or a test alone starts sooner in one process.
+    in_parallel = not paths or any((_bootstrap.ROOT / path).is_dir() for path in paths)
+    if in_parallel and not any(arg.startswith(("-n", "--numprocesses")) for arg in pytest_args):
+        pytest += ["-n", XDIST_WORKERS]
+    lint = [
+        ("ruff check", [python, "-m", "ruff", "check", *(paths or ["."])]),
+        ("ruff format --check", [python, "-m", "ruff", "format", "--check", *(paths or ["."])]),
+        # which files, and how strictly: pyproject.toml; it follows imports, so only for the whole tree
+        *([] if paths else [("mypy", [python, "-m", "mypy"])]),
+    ]
+    if pytest_args:
+        return [*lint, ("pytest", [*pytest, *pytest_args])]
+    # The whole suite: the tests that time themselves run alone, where the others' load cannot slow them.
     return [
-        ("ruff check", [python, "-m", "ruff", "check", "."]),
-        ("ruff format --check", [python, "-m", "ruff", "format", "--check", "."]),
-        ("mypy", [python, "-m", "mypy"]),  # which files, and how strictly: pyproject.toml
-        ("pytest", [python, "-m", "pytest", *pytest_args]),
+        *lint,
+        ("pytest", [*pytest, "-m", "not latency"]),
+        ("pytest: the latency tests, in one process", [python, "-m", "pytest", "-m", "latency"]),
     ]
 
 
-# The dashboard's browser tests (tests/api/test_dashboard*_browser.py) drive Debian's Chromium through
-# playwright, which never downloads a browser of its own.
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL_CHROMIUM_ENV = "TEST_INSTALL_CHROMIUM"  # "0": never install it; the browser tests skip
+def needs_browser(pytest_args: list[str]) -> bool:
+    """Whether the run includes the dashboard's browser tests: the whole suite, or a path that holds them."""
+    paths = [_bootstrap.ROOT / path for path in selected_paths(pytest_args)]
+    return not paths or any(path.match(BROWSER_TESTS) or any(path.rglob(BROWSER_TESTS)) for path in paths)
 
 
 def say(message: str) -> None:
@@ -65,8 +95,10 @@ def ensure_chromium() -> None:
 
 def main() -> int:
     _bootstrap.enter_venv(None, "the runtime, test and benchmark dependencies")
-    ensure_chromium()
-    for name, command in steps(sys.argv[1:]):
+    pytest_args = sys.argv[1:]
+    if needs_browser(pytest_args):
+        ensure_chromium()
+    for name, command in steps(pytest_args):
         say(name)
         code = subprocess.run(command, cwd=_bootstrap.ROOT, check=False).returncode
         if code != 0:

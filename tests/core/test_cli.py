@@ -238,6 +238,7 @@ def silent_port() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
+@pytest.mark.latency
 @pytest.mark.parametrize("server", ["refusing", "silent"])
 async def test_an_unreachable_redis_fails_within_about_two_seconds_with_one_line(
     settings: Settings, server: str, request: pytest.FixtureRequest

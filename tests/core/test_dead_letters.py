@@ -17,7 +17,7 @@ from arqkit.dead_letters import DeadLetter
 from arqkit.internals.connection import create_api_redis
 
 from settings import Settings
-from tests.support import WorkerProcess, wait_for, wait_for_status
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for, wait_for_status
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 
@@ -34,7 +34,8 @@ async def _dead_letter(api: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
         items = (await _dead_letters(api, limit=500))["items"]
         return next((item for item in items if item["job_id"] == job_id), None)
 
-    return await wait_for(probe, what=f"dead letter for {job_id}")
+    # Often right after a worker was started: its start is part of the wait.
+    return await wait_for(probe, timeout=PROCESS_START_SECONDS, what=f"dead letter for {job_id}")
 
 
 async def _enqueue_raw(settings: Settings, function: str, **options: Any) -> str:

@@ -14,11 +14,13 @@ import httpx
 import pytest
 import redis.asyncio
 from arqkit import JobQueue, QueueUnavailable, keys
+from arqkit.internals.reconnect import is_outage
 from arqkit.redis_server import RedisServer, free_port
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 
 from api.main import create_app
 from settings import Settings
-from tests.support import WorkerProcess, wait_for
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for
 from tests.support.error_reply_workers import EXECUTIONS, REGISTRY, slow_count
 
 WORKER = "tests.support.error_reply_workers.WithSlowCount"
@@ -125,7 +127,8 @@ async def _jobs_run_once_through(
     while_refused: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     workers = [start_worker(WORKER, settings) for _ in range(2)]
-    await wait_for(lambda: _at_least(raw.zcard(keys.WORKERS), 2), timeout=20, what="two worker heartbeats")
+    heartbeats = lambda: _at_least(raw.zcard(keys.WORKERS), 2)  # noqa: E731
+    await wait_for(heartbeats, timeout=PROCESS_START_SECONDS, what="two worker heartbeats")
     queue = JobQueue.connect(settings, REGISTRY)
     try:
         running = [await queue.enqueue(slow_count, seconds=1.0) for _ in range(20)]  # finish in the outage
@@ -182,6 +185,7 @@ async def test_workers_ride_out_a_redis_that_cannot_save_and_finish_every_job_on
     await _jobs_run_once_through(refusing_settings, raw, start_worker, disk.start, disk.end)
 
 
+@pytest.mark.latency
 async def test_signup_while_redis_is_out_of_memory_is_a_fast_503_not_a_202(
     refusing_settings: Settings, raw: redis.asyncio.Redis
 ) -> None:
@@ -201,6 +205,25 @@ async def test_signup_while_redis_is_out_of_memory_is_a_fast_503_not_a_202(
     assert all(answer.headers["retry-after"] == "1" for answer in answers)
     assert elapsed < 2, f"20 refusals took {elapsed:.2f}s"
     assert await raw.zcard(refusing_settings.queue_name) == 1  # nothing past maxmemory
+
+
+@pytest.mark.parametrize(
+    ("error", "outage"),
+    [
+        (ReadOnlyError("You can't write against a read only replica."), True),
+        (OutOfMemoryError("command not allowed when used memory > 'maxmemory'."), True),
+        (ResponseError("MISCONF Redis is configured to save RDB snapshots, but it's unable to"), True),
+        (ResponseError("Command # 1 (EVAL ...) of pipeline caused error: ('BUSY Redis is busy',)"), True),
+        (ResponseError("UNBLOCKED force unblock from blocking operation, instance state changed"), True),
+        (ResponseError("BUSYGROUP Consumer Group name already exists"), False),
+        (ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"), False),
+        (ResponseError("Command # 2 (SET a) of pipeline caused error: ('ERR syntax error',)"), False),
+    ],
+)
+def test_only_the_replies_of_a_redis_that_refuses_for_now_count_as_an_outage(
+    error: Exception, outage: bool
+) -> None:
+    assert is_outage(error) is outage
 
 
 def _signup(n: int) -> dict[str, str]:

@@ -23,6 +23,9 @@ from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
+# How long a waiting test allows a worker or API process to start: its imports alone take seconds on a
+# busy 2-core machine running the suite in parallel. A wait ends as soon as its condition holds.
+PROCESS_START_SECONDS = 60.0
 T = TypeVar("T")
 
 

@@ -62,7 +62,15 @@ def is_outage(error: BaseException) -> bool:
     """Redis is away, or there and refusing for now: wait and try again (any other error is raised)."""
     if isinstance(error, RECONNECT_ERRORS + REFUSED_REPLIES):
         return True
-    return isinstance(error, ResponseError) and str(error).split(" ", 1)[0] in REFUSED_CODES
+    return isinstance(error, ResponseError) and _reply_code(error) in REFUSED_CODES
+
+
+def _reply_code(error: ResponseError) -> str:
+    """The reply's first word, also from a pipeline's error, which redis-py rewrites as
+    `Command # 1 (...) of pipeline caused error: ('BUSY Redis is busy ...',)`."""
+    _, pipelined, reply = str(error).rpartition(" of pipeline caused error: ")
+    text = reply if pipelined else str(error)
+    return text.lstrip("('\"").split(" ", 1)[0]
 
 
 class Reconnect:
