@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import _bootstrap
 
@@ -67,37 +68,64 @@ def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def ensure_chromium() -> None:
-    """Install Chromium with apt-get when it is missing and we are root, saying so first; else say that
-    the browser tests will skip and how to have them run."""
-    if CHROMIUM.exists():
-        return
-    if os.environ.get(INSTALL_CHROMIUM_ENV) == "0":
-        say(f"no Chromium at {CHROMIUM}, {INSTALL_CHROMIUM_ENV}=0: the dashboard's browser tests will skip")
-        return
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        say(
-            f"no Chromium at {CHROMIUM}: the dashboard's browser tests will skip "
-            "(to run them: `sudo apt-get install chromium` on Debian, then run this again)"
-        )
-        return
-    say(
-        "installing the system package `chromium` (apt-get update && apt-get install chromium, about 300 MB "
-        "with its libraries, once) because the dashboard's browser tests need a real browser; "
-        f"set {INSTALL_CHROMIUM_ENV}=0 to skip those tests instead"
-    )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        if subprocess.run(command, env=env, check=False).returncode != 0:
-            say("could not install chromium; the browser tests will skip")
+class SystemTool(NamedTuple):
+    """A Debian package some tests need; installed (saying so) when missing and we are root, else those
+    tests skip, saying why."""
+
+    binary: Path
+    package: str
+    size: str
+    needed_by: str
+    env: str  # "0" in it: never install; the tests skip
+
+    def ensure(self) -> None:
+        if self.binary.exists():
             return
+        if os.environ.get(self.env) == "0":
+            say(f"no {self.binary}, {self.env}=0: {self.needed_by} will skip")
+            return
+        if shutil.which("apt-get") is None or os.geteuid() != 0:
+            say(
+                f"no {self.binary}: {self.needed_by} will skip "
+                f"(to run them: `sudo apt-get install {self.package}` on Debian, then run this again)"
+            )
+            return
+        say(
+            f"installing the system package `{self.package}` (apt-get update && apt-get install "
+            f"{self.package}, {self.size}, once) because {self.needed_by} need it; set {self.env}=0 to "
+            "skip those tests instead"
+        )
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", self.package]
+        for command in (["apt-get", "update", "-qq"], install):
+            if subprocess.run(command, env=env, check=False).returncode != 0:
+                say(f"could not install {self.package}; {self.needed_by} will skip")
+                return
+
+
+CHROMIUM_TOOL = SystemTool(
+    CHROMIUM,
+    "chromium",
+    "about 300 MB with its libraries",
+    "the dashboard's browser tests",
+    INSTALL_CHROMIUM_ENV,
+)
+PROMETHEUS_TOOL = SystemTool(
+    Path("/usr/bin/promtool"),
+    "prometheus",
+    "about 94 MB: promtool and the server",
+    "the alert rules' promtool tests and the real-Prometheus scrape test",
+    "TEST_INSTALL_PROMETHEUS",
+)
 
 
 def main() -> int:
     _bootstrap.enter_venv(None, "the runtime, test and benchmark dependencies")
     pytest_args = sys.argv[1:]
     if needs_browser(pytest_args):
-        ensure_chromium()
+        CHROMIUM_TOOL.ensure()
+    if not pytest_args:  # the whole suite: its alert-rule and Prometheus tests
+        PROMETHEUS_TOOL.ensure()
     for name, command in steps(pytest_args):
         say(name)
         code = subprocess.run(command, cwd=_bootstrap.ROOT, check=False).returncode

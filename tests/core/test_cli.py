@@ -86,7 +86,8 @@ async def test_queues_as_json_has_each_queues_counts(settings: Settings, job_que
     queues = {q["priority"]: q for q in cli(settings, "queues", "--json").json()}
 
     assert queues["default"]["queued"] == 1
-    assert queues["default"]["name"] == settings.queue_name
+    assert queues["default"]["name"] == "default"  # one name per queue; its Redis key is `key`
+    assert queues["default"]["key"] == settings.queue_name
     assert set(queues["default"]) >= {"queued", "deferred", "in_progress", "dead", "workers_alive", "paused"}
 
 
