@@ -8,7 +8,7 @@ from typing import cast
 import httpx
 import pytest
 import redis.asyncio
-from arqkit import keys
+from arqkit import Registry, keys
 from arqkit.client import JobQueue
 
 from jobs.registry import REGISTRY
@@ -26,7 +26,7 @@ def capped(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def queue(capped: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[JobQueue]:
-    queue = JobQueue.connect(capped, REGISTRY)
+    queue = JobQueue.connect(capped, Registry([*REGISTRY, capped_work]))
     yield queue
     await queue.aclose()
 

@@ -69,7 +69,11 @@ PRODUCER: Responses = {
     202: {"headers": {**LOCATION, **RATE_LIMIT_HEADERS}, "description": "Enqueued."},
     **WITH_BODY,
     **RATE_LIMITED,
-    **UNAVAILABLE,
+    503: _error(
+        "Redis did not confirm the job in time; it may have been accepted all the same: retry with the "
+        "same `Idempotency-Key` to get that job, never a second one.",
+        RETRY_AFTER,
+    ),
 }
 JOB_STATUS: Responses = {
     200: {"headers": RATE_LIMIT_HEADERS},
