@@ -15,15 +15,23 @@ from pathlib import Path
 
 import _bootstrap
 
+# The machinery's package: its own mypy and pytest configuration and tests, run from its folder.
+PACKAGE = _bootstrap.ROOT / "packages" / "arqkit"
 
-def steps(pytest_args: list[str]) -> list[tuple[str, list[str]]]:
-    """Cheapest first, so a lint error fails in seconds rather than after the test suite."""
+
+def steps(pytest_args: list[str]) -> list[tuple[str, list[str], Path]]:
+    """Cheapest first, so a lint error fails in seconds rather than after the test suite. With pytest
+    arguments, only the service's pytest runs them; the package's tests run in the full run."""
     python = sys.executable
+    root = _bootstrap.ROOT
+    package_tests = [] if pytest_args else [("pytest (packages/arqkit)", [python, "-m", "pytest"], PACKAGE)]
     return [
-        ("ruff check", [python, "-m", "ruff", "check", "."]),
-        ("ruff format --check", [python, "-m", "ruff", "format", "--check", "."]),
-        ("mypy", [python, "-m", "mypy"]),  # which files, and how strictly: pyproject.toml
-        ("pytest", [python, "-m", "pytest", *pytest_args]),
+        ("ruff check", [python, "-m", "ruff", "check", "."], root),
+        ("ruff format --check", [python, "-m", "ruff", "format", "--check", "."], root),
+        ("mypy", [python, "-m", "mypy"], root),  # which files, and how strictly: pyproject.toml
+        ("mypy (packages/arqkit)", [python, "-m", "mypy"], PACKAGE),  # its own pyproject.toml
+        ("pytest", [python, "-m", "pytest", *pytest_args], root),
+        *package_tests,
     ]
 
 
@@ -66,9 +74,9 @@ def ensure_chromium() -> None:
 def main() -> int:
     _bootstrap.enter_venv(None, "the runtime, test and benchmark dependencies")
     ensure_chromium()
-    for name, command in steps(sys.argv[1:]):
+    for name, command, cwd in steps(sys.argv[1:]):
         say(name)
-        code = subprocess.run(command, cwd=_bootstrap.ROOT, check=False).returncode
+        code = subprocess.run(command, cwd=cwd, check=False).returncode
         if code != 0:
             say(f"{name} failed (exit code {code})")
             return code

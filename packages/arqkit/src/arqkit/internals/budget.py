@@ -4,7 +4,7 @@ A frozen Redis makes three kinds of wait, each of which must stop at the deadlin
 from the pool (redis-py 5 holds the pool's lock while a new connection connects, so one stuck connect
 holds up every other caller), and each write and read on a connection. redis-py builds every new
 connection from `ConnectionPool.connection_class` and takes them through `get_connection` (both pinned in
-tests/core/internals/test_arq_contract.py); this pool wraps both, keeping whichever connection class the
+tests/internals/test_arq_contract.py); this pool wraps both, keeping whichever connection class the
 URL chose (TCP, TLS, unix socket, or a sentinel-managed one, whose connect asks the sentinels first).
 """
 

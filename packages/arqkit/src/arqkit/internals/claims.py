@@ -13,7 +13,7 @@ functions: 610 s here) and never refreshes it, so a SIGKILLed worker's job waits
   often than the cap, so capping never lets a running job start twice;
 - give a try back (`refund_try`) when a job did not really use it: a deferral, or a shutdown (arq #267).
 
-`tests/core/internals/test_claims.py` pins the key names and arq's claim TTL these rely on.
+`tests/internals/test_claims.py` pins the key names and arq's claim TTL these rely on.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ and EXEC. Either error would escape arq's poll loop and end the worker. Here:
   succeed on reads the watch did not cover.
 
 A retried MULTI/EXEC whose reply was lost may have run: arq's are idempotent except its try counter,
-which can then count one try too many. `tests/core/internals/test_reconnect.py` pins how arq runs its
+which can then count one try too many. `tests/internals/test_reconnect.py` pins how arq runs its
 main loop, the one fact the stop relies on.
 """
 

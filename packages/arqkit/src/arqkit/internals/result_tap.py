@@ -14,7 +14,7 @@ killed at any moment leaves both or neither: never a failed result whose dead le
 (The serializer cannot await, and `on_job_end` does not run on arq's early failures, so neither can
 write the letter first.) A letter whose result is not stored (`keep_result=0`) or whose transaction
 failed stays noted and is written by the worker's flush task (`hooks.py`), as is the trim to
-`DEAD_LETTER_MAX`. `tests/core/internals/test_result_tap.py` pins arq's result fields and writes.
+`DEAD_LETTER_MAX`. `tests/internals/test_result_tap.py` pins arq's result fields and writes.
 """
 
 from __future__ import annotations

@@ -73,12 +73,17 @@ def claim_policy(settings: QueueSettings) -> ClaimPolicy:
     )
 
 
+async def _no_jobs_yet(ctx: dict[str, Any]) -> None:
+    """Never enqueued (not in any registry): arq refuses to start a worker without a function, and a
+    service whose registry is still empty runs its workers all the same."""
+
+
 def build_worker_settings(
     settings: QueueSettings,
     registry: Registry,
     priority: Priority = "default",
     lifespan: WorkerLifespan[Any, Any] | None = None,
-) -> type:
+) -> type[Any]:
     """A worker for one priority's queue: it can run every job; cron fires on the default queue only.
     `lifespan(settings)` is opened at the worker's start: what it yields is each job's `ctx.resources`."""
     own = priorities.settings_for(settings, priority)
@@ -87,7 +92,7 @@ def build_worker_settings(
     pool.pipeline_factory = tap.pipeline  # a final failure's dead letter is written with its result
     pool.claim_in_batches(claim_policy(own))  # one Lua call claims what arq would, job by job
     attrs: dict[str, Any] = {
-        "functions": [arq_function(definition, own) for definition in registry],
+        "functions": [arq_function(definition, own) for definition in registry] or [_no_jobs_yet],
         "cron_jobs": [arq_cron(d, own) for d in registry.scheduled()] if priority == "default" else [],
         "queue_name": own.queue_name,
         "redis_settings": worker_redis_settings(own),  # still what `arq ... --check` reads
