@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
-from arqkit import JobContext
+from arqkit import JobContext, SyncJobContext
 
 from settings import Settings
 
@@ -30,3 +30,7 @@ async def lifespan(settings: Settings) -> AsyncIterator[Resources]:
 
 
 Ctx = JobContext[Settings, Resources]
+SyncCtx = SyncJobContext[Settings, Resources]  # a plain `def` job's, in a worker thread
+ProcessCtx = SyncJobContext[
+    Settings, None
+]  # a `@job(executor="process")` job's: resources stay in the worker

@@ -15,7 +15,7 @@ from jobs.context import Ctx
 log = structlog.get_logger("jobs.cron")
 
 
-@job(max_tries=3, cron=Cron(hour=7, minute=0))
+@job(max_tries=3, cron=Cron(hour=7, minute=0, catch_up_seconds=6 * 3600))  # missed: run until 13:00
 async def daily_digest(ctx: Ctx) -> dict[str, object]:
     """Send yesterday's digest once per day (the marker makes a re-run harmless)."""
     day = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()

@@ -11,5 +11,8 @@ from jobs.cron import daily_digest, hourly_sweep
 from jobs.email import send_welcome_email
 from jobs.payments import charge_payment
 from jobs.reports import generate_report
+from jobs.thumbnails import make_thumbnail
 
-REGISTRY = Registry([send_welcome_email, generate_report, charge_payment, daily_digest, hourly_sweep])
+REGISTRY = Registry(
+    [send_welcome_email, generate_report, charge_payment, daily_digest, hourly_sweep, make_thumbnail]
+)

@@ -18,9 +18,11 @@ EXAMPLES = [
     "jobs/reports.py",
     "jobs/payments.py",
     "jobs/cron.py",
+    "jobs/thumbnails.py",
     "tests/jobs/test_example_from_readme.py",
     "tests/jobs/test_payments.py",
     "tests/jobs/test_end_to_end.py",
+    "tests/jobs/test_thumbnails.py",
     "tests/api/test_producers.py",
     "tests/tooling/test_readme_example.py",  # the README's example is an example's test
     "tests/tooling/test_examples_deletable.py",  # this test, which would run itself again

@@ -2,6 +2,7 @@
 
     from arqkit import QueueSettings                   # your Settings extends it
     from arqkit import JobContext, Cron, job           # declare a job, its context and its policy
+    from arqkit import SyncJobContext                  # the context of a plain `def` job
     from arqkit import build_worker_settings           # arq's WorkerSettings, with your worker lifespan
     from arqkit import throttle, concurrency_slot      # traffic control inside a job
     from arqkit import report_progress                 # progress for GET /jobs/{id}
@@ -20,7 +21,7 @@ from arqkit.admin import QueueAdmin
 from arqkit.arguments import JobPayloadInvalid
 from arqkit.capacity import concurrency_slot, rate_of, throttle
 from arqkit.client import Enqueued, JobQueue
-from arqkit.context import JobContext, WorkerLifespan
+from arqkit.context import JobContext, SyncJobContext, WorkerLifespan
 from arqkit.dead_letters import count as count_dead_letters
 from arqkit.errors import (
     DeadLetterNotFound,
@@ -66,6 +67,7 @@ __all__ = [
     "Registry",
     "ReplicationTimeout",
     "RetryPolicy",
+    "SyncJobContext",
     "TransientError",
     "UnknownQueue",
     "WorkerLifespan",

@@ -31,7 +31,6 @@ from arqkit.internals.layout import aborted_result, read_job
 from arqkit.job import JobDefinition
 from arqkit.priorities import Priority
 from arqkit.registry import Registry
-from arqkit.serializer import META_KWARG
 from arqkit.settings import QueueSettings
 from arqkit.sliding_window import Admission, Decision
 from arqkit.status import JobStatus, read_status
@@ -155,11 +154,12 @@ class JobQueue:
             written = await self._enqueuer.write(  # one round trip; wakes an idle worker
                 function,
                 tuple(args),
-                {**kwargs, META_KWARG: meta},
+                dict(kwargs),
                 job_id=options.job_id,
                 queue_name=queue_name,
                 defer_by=options.defer_by,
                 admission=options.admission,
+                meta=meta,
             )
         if written.admission is not None and not written.admission.admitted:
             assert options.admission is not None

@@ -2,8 +2,9 @@
 
 - Crash recovery: arq marks a claimed job in progress for `job_timeout + 10 s` and never refreshes it,
   so a SIGKILLed worker's job waits minutes. Our claims are short from the start (`claims.claim_seconds`,
-  set by the batch claim, or here at start) and a heartbeat keeps them alive while the job runs: a dead
-  worker's job runs again within `crash_recovery_seconds`, a long job on a live worker never starts twice.
+  set by the batch claim, or here at start) and a thread keeps them alive while the job runs, whatever it
+  does to the event loop (internals/claim_keeper.py): a dead worker's job runs again within
+  `crash_recovery_seconds`, a long or blocking job on a live worker never starts twice.
 - Deploys: a job cancelled by shutdown gets its try back (arq counts it, #267).
 - Liveness: each worker writes its own heartbeat key (arq's health key is one per queue).
 - Resources: the service's worker lifespan (arqkit.context) is opened at startup, closed at shutdown.
@@ -26,18 +27,31 @@ import structlog
 
 from arqkit import job_metrics, keys
 from arqkit.context import WorkerLifespan
-from arqkit.internals.claims import cap_claims, claim_seconds, refund_try, renewal_seconds, shorten_claim
+from arqkit.internals import cron
+from arqkit.internals.claim_keeper import ClaimKeeper
+from arqkit.internals.claims import (
+    RunningJobs,
+    cap_claims,
+    claim_seconds,
+    refund_try,
+    renewal_seconds,
+    shorten_claim,
+)
+from arqkit.internals.connection import create_sync_redis
 from arqkit.internals.result_tap import ResultTap
 from arqkit.internals.wakeup import WakeableRedis
-from arqkit.job import OUTCOME, RESOURCES, RESULT_TAP, Ctx, Outcome
+from arqkit.job import OUTCOME, RESOURCES, RESULT_TAP, RUNNING, SYNC_RUNNER, Ctx, Outcome
 from arqkit.logs import configure_logging
 from arqkit.settings import QueueSettings
+from arqkit.sync_jobs import SyncRunner
 
 log = structlog.get_logger("jobs.worker")
 DEAD_LETTER_FLUSH_SECONDS = 0.2
 Hook = Callable[[Ctx], Awaitable[None]]
 LIFESPAN = "lifespan"  # worker ctx key: the service's WorkerLifespan, or None
 LIFESPAN_STACK = "lifespan_stack"  # worker ctx key: what closes it
+CLAIM_KEEPER = "claim_keeper"  # worker ctx key: the thread that renews claims (internals/claim_keeper.py)
+CRON_JOBS = "cron_jobs"  # worker ctx key: the cron jobs this worker fires (internals/cron.py)
 
 
 def never_raises(hook: Hook) -> Hook:
@@ -59,10 +73,16 @@ async def on_startup(ctx: Ctx) -> None:
     ctx[RESOURCES] = await stack.enter_async_context(lifespan(settings)) if lifespan else None
     ctx["worker_id"] = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     ctx.setdefault("queue_name", settings.queue_name)  # a priority's WorkerSettings sets its own queue
-    ctx["running"] = ctx["redis"].running if isinstance(ctx["redis"], WakeableRedis) else set()
+    ctx[RUNNING] = ctx["redis"].running if isinstance(ctx["redis"], WakeableRedis) else RunningJobs()
+    ctx[CLAIM_KEEPER] = keeper = ClaimKeeper(ctx[RUNNING], create_sync_redis(settings), settings)
+    keeper.start(asyncio.get_running_loop())
+    ctx[SYNC_RUNNER] = SyncRunner(settings)
     ctx["heartbeat_task"] = asyncio.create_task(_heartbeat_forever(ctx, settings))
     ctx["dead_letter_task"] = asyncio.create_task(_flush_failures_forever(ctx, settings))
     job_metrics.start(ctx, settings)  # metrics, batched and flushed by a task of their own
+    await _at_best(
+        "catch up missed cron ticks", cron.catch_up(ctx["redis"], ctx[CRON_JOBS], ctx["queue_name"])
+    )
     log.info("worker started", worker_id=ctx["worker_id"], queue=ctx["queue_name"])
 
 
@@ -73,6 +93,8 @@ async def on_shutdown(ctx: Ctx) -> None:
         return
     ctx["heartbeat_task"].cancel()
     ctx["dead_letter_task"].cancel()
+    ctx[CLAIM_KEEPER].stop()
+    ctx[SYNC_RUNNER].stop()
     if isinstance(ctx["redis"], WakeableRedis) and ctx["redis"].claims is not None:
         await _at_best("give back unstarted claims", ctx["redis"].claims.give_back_unstarted(ctx["redis"]))
     await _at_best(
@@ -100,7 +122,7 @@ async def _remove_heartbeat(ctx: Ctx) -> None:
 async def on_job_start(ctx: Ctx) -> None:
     settings: QueueSettings = ctx["settings"]
     job_id: str = ctx["job_id"]
-    ctx["running"].add(job_id)
+    ctx[RUNNING].add(job_id)
     if _claimed_in_batch(ctx, job_id):
         return  # lua/claim.lua made the claim short and wrote started_at already
     meta_key = keys.job_meta(job_id)
@@ -118,7 +140,7 @@ def _claimed_in_batch(ctx: Ctx, job_id: str) -> bool:
 
 @never_raises
 async def after_job_end(ctx: Ctx) -> None:
-    ctx["running"].discard(ctx["job_id"])
+    ctx[RUNNING].discard(ctx["job_id"])
     if ctx.get(OUTCOME) == Outcome.CANCELLED:
         await _after_cancel(ctx)
     await job_metrics.job_ended(ctx)
@@ -153,8 +175,8 @@ async def _heartbeat_forever(ctx: Ctx, settings: QueueSettings) -> None:
 
 
 async def _beat(ctx: Ctx, settings: QueueSettings, interval: float) -> None:
-    """Say this worker is alive, keep its running jobs' claims fresh, cap claims left by dead workers."""
-    running: set[str] = ctx["running"]
+    """Say this worker is alive and cap claims left by dead workers (its own are the keeper's)."""
+    running: RunningJobs = ctx[RUNNING]
     record = {
         "worker_id": ctx["worker_id"],
         "host": socket.gethostname(),
@@ -167,8 +189,6 @@ async def _beat(ctx: Ctx, settings: QueueSettings, interval: float) -> None:
         pipe.set(keys.worker_heartbeat(ctx["worker_id"]), orjson.dumps(record), px=int(interval * 3000))
         pipe.zadd(keys.WORKERS, {ctx["worker_id"]: record["last_seen"]})
         pipe.zremrangebyscore(keys.WORKERS, "-inf", time.time() - 3600)
-        for job_id in running:
-            shorten_claim(pipe, job_id, claim_seconds(settings))
         await pipe.execute()
     capped = await cap_claims(ctx["redis"], ctx["queue_name"], claim_seconds(settings))
     if capped:

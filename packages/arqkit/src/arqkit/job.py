@@ -2,31 +2,36 @@
 
 The wrapper is where arq's gaps are closed for every job at once: ordinary exceptions become a `Retry`
 with backoff or a dead letter, and each log line carries `job_id`, `function`, `try`, `queue` and the
-`request_id` of the HTTP request that enqueued the job.
+`request_id` of the HTTP request that enqueued the job. A plain `def` gets the same policy and runs in a
+thread, or with `executor="process"` in a process (`arqkit.sync_jobs`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
+from zoneinfo import ZoneInfo
 
 import structlog
 
 from arqkit import metrics, tracing
 from arqkit.arguments import Arguments, JobPayloadInvalid
-from arqkit.context import JobContext
+from arqkit.context import JobContext, SyncJobContext
 from arqkit.internals import Retry
 from arqkit.priorities import Priority
 from arqkit.retry import Decision, RetryPolicy
 from arqkit.serializer import META_KWARG, error_of
 from arqkit.settings import QueueSettings
+from arqkit.sync_jobs import Executor
 
 Ctx = dict[str, Any]  # arq's ctx: the worker's, and each try's copy of it (the machinery's side)
 AnyContext = JobContext[Any, Any]
+AnySyncContext = SyncJobContext[Any, Any]
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -47,6 +52,8 @@ OUTCOME = "outcome"  # job ctx key: the try's `Outcome`, for the after-job hooks
 FAILURE = "failure"  # job ctx key: the exception the try raised (metrics, admin traceback)
 RESULT_TAP = "result_tap"  # worker ctx key: the worker's `ResultTap` (internals/result_tap.py)
 RESOURCES = "resources"  # worker ctx key: what the worker lifespan yielded (arqkit.context)
+RUNNING = "running"  # worker ctx key: its claimed jobs (`internals.claims.RunningJobs`)
+SYNC_RUNNER = "sync_runner"  # worker ctx key: threads and processes for `def` jobs (`arqkit.sync_jobs`)
 
 log = structlog.get_logger("jobs")
 
@@ -58,8 +65,12 @@ class Deferred(Retry):
 @dataclass(frozen=True)
 class Cron:
     """When a cron job runs, as arq's `cron()` takes it: each field a value, a set of values, or None
-    for "any". `Cron(hour=7, minute=0)` is 07:00 every day; every worker of the default queue may fire
-    it and it still runs once per tick (its job id is the tick's)."""
+    for "any". `Cron(hour=7, minute=0)` is 07:00 UTC every day (`tz="Europe/Paris"`: 07:00 there); every
+    worker of the default queue may fire it and it still runs once per tick (its job id is the tick's).
+
+    Misfires: a tick that passes while no worker of the default queue runs (a deploy, an outage) is
+    skipped by default. With `catch_up_seconds=N`, the first worker to start runs the last tick it
+    missed, if that tick is at most N seconds old (and still only once, however many workers start)."""
 
     month: int | set[int] | None = None
     day: int | set[int] | None = None
@@ -68,6 +79,13 @@ class Cron:
     minute: int | set[int] | None = None
     second: int | set[int] = 0
     run_at_startup: bool = False
+    tz: str = "UTC"  # an IANA time zone name: the schedule's wall clock
+    catch_up_seconds: float = 0  # 0: a missed tick is skipped; N: run the last one missed within N s
+
+    def __post_init__(self) -> None:
+        ZoneInfo(self.tz)  # an unknown zone fails where the job is declared, not in the worker
+        if self.catch_up_seconds < 0:
+            raise ValueError("catch_up_seconds must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -80,15 +98,20 @@ class JobOptions:
     policy: RetryPolicy | None = None
     priority: Priority = "default"  # its queue unless the enqueue names another (arqkit/priorities.py)
     cron: Cron | None = None  # a schedule: the worker of the default queue enqueues it on each tick
+    executor: Executor | None = None  # a `def` job's: "thread" (the default) or "process"
 
 
 class JobDefinition(Generic[P, R]):
     """A registered job. Enqueue it by reference: `await queue.enqueue(send_welcome_email, email=...)`."""
 
-    def __init__(self, fn: Callable[Concatenate[AnyContext, P], Awaitable[R]], options: JobOptions) -> None:
+    def __init__(self, fn: Callable[..., Any], options: JobOptions) -> None:
         self.fn = fn
         self.name = fn.__name__
         self.options = options
+        # None: an `async def`, awaited on the worker's loop; else where the `def` runs
+        self.executor: Executor | None = (
+            None if inspect.iscoroutinefunction(fn) else options.executor or "thread"
+        )
         self.arguments = Arguments(fn)  # its signature as a schema: typed arguments, still JSON
         self.__doc__ = fn.__doc__
 
@@ -114,13 +137,14 @@ class JobDefinition(Generic[P, R]):
             request_id=meta.get("request_id"),
             **{"try": job_try},
         )
-        job_ctx = JobContext(ctx["job_id"], job_try, queue, settings, ctx.get(RESOURCES), ctx["redis"], ctx)
+        if RUNNING in ctx:  # its claim is renewed until its timeout, plus a grace (internals/claim_keeper.py)
+            ctx[RUNNING].started(ctx["job_id"], self.name, self.timeout_seconds(settings))
         metrics.job_started(ctx, self.name)
         started = time.perf_counter()
         try:
             with tracing.job_span(settings, meta, ctx, self.name):  # a no-op unless TRACING_ENABLED
                 typed_args, typed_kwargs = self.arguments.decode(args, kwargs)
-                result = await self.fn(job_ctx, *typed_args, **typed_kwargs)
+                result = await self._call(ctx, job_try, queue, typed_args, typed_kwargs)
         except Deferred:
             ctx[OUTCOME] = (
                 Outcome.DEFERRED
@@ -139,6 +163,18 @@ class JobDefinition(Generic[P, R]):
             raise  # not reached when _handle_failure raises Retry
         ctx[OUTCOME] = Outcome.COMPLETE
         log.info("job complete", duration_s=_since(started))
+        return result
+
+    async def _call(self, ctx: Ctx, job_try: int, queue: str, args: list[Any], kwargs: dict[str, Any]) -> R:
+        settings, resources = ctx["settings"], ctx.get(RESOURCES)
+        if self.executor is None:
+            job_ctx = JobContext(ctx["job_id"], job_try, queue, settings, resources, ctx["redis"], ctx)
+            result: R = await self.fn(job_ctx, *args, **kwargs)
+            return result
+        if self.executor == "process":
+            resources = None  # they stay in the worker
+        sync_ctx = SyncJobContext(ctx["job_id"], job_try, queue, settings, resources)
+        result = await ctx[SYNC_RUNNER].run(self.fn, self.executor, sync_ctx, args, kwargs)
         return result
 
     def _handle_failure(self, ctx: Ctx, exc: Exception, started: float) -> None:
@@ -164,6 +200,16 @@ def default_policy(settings: QueueSettings) -> RetryPolicy:
     return RetryPolicy(settings.retry_base_delay_seconds, settings.retry_max_delay_seconds)
 
 
+class JobDecorator(Protocol):
+    """`@job(...)` on an `async def` (its ctx a `JobContext`) or a `def` (a `SyncJobContext`)."""
+
+    @overload
+    def __call__(self, fn: Callable[Concatenate[AnyContext, P], Awaitable[R]], /) -> JobDefinition[P, R]: ...
+
+    @overload
+    def __call__(self, fn: Callable[Concatenate[AnySyncContext, P], R], /) -> JobDefinition[P, R]: ...
+
+
 def job(
     *,
     max_tries: int | None = None,
@@ -172,11 +218,17 @@ def job(
     policy: RetryPolicy | None = None,
     priority: Priority = "default",
     cron: Cron | None = None,
-) -> Callable[[Callable[Concatenate[AnyContext, P], Awaitable[R]]], JobDefinition[P, R]]:
-    """Declare a job and its whole policy next to its definition; `cron=Cron(...)` also schedules it."""
-    options = JobOptions(max_tries, timeout_seconds, keep_result_seconds, policy, priority, cron)
+    executor: Executor | None = None,
+) -> JobDecorator:
+    """Declare a job and its whole policy next to its definition; `cron=Cron(...)` also schedules it.
+    A plain `def` runs in a thread; `executor="process"` runs it in a process (CPU-bound work)."""
+    options = JobOptions(max_tries, timeout_seconds, keep_result_seconds, policy, priority, cron, executor)
 
-    def wrap(fn: Callable[Concatenate[AnyContext, P], Awaitable[R]]) -> JobDefinition[P, R]:
+    def wrap(fn: Callable[..., Any], /) -> JobDefinition[Any, Any]:
+        if executor is not None and inspect.iscoroutinefunction(fn):
+            raise TypeError(
+                f"{fn.__name__}: executor= is for a plain def; an async def runs on the event loop"
+            )
         return JobDefinition(fn, options)
 
     return wrap

@@ -17,6 +17,10 @@ from arqkit.retry import PermanentError, TransientError
 EXCEPTION_MARKER = "__exception__"
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 META_KWARG = "_meta"  # reserved job kwarg carrying the enqueuer's context (request id, replay link)
+# In a stored job the context sits beside arq's fields, not in `k`: arq reads only t/f/a/k/et, so a stock
+# arq worker runs the job without an unexpected `_meta` argument. `deserialize` puts it back into the
+# kwargs as `META_KWARG`, where the `@job` wrapper and every reader take it (docs/producers.md).
+META_FIELD = "meta"
 
 
 def exception_record(exc: BaseException) -> dict[str, Any]:
@@ -76,6 +80,7 @@ def deserialize(raw: bytes) -> dict[str, Any]:
         _check(value, name, types, required=True)
     for name, types in _OPTIONAL.items():
         _check(value, name, types, required=False)
+    _meta_into_kwargs(value)
     if "s" in value and value["t"] is None:
         raise MalformedPayload("a result's field 't' must be an integer")
     for name in _TIMES:
@@ -83,6 +88,17 @@ def deserialize(raw: bytes) -> dict[str, Any]:
         if name in value and not 0 <= value[name] <= _MAX_MS:
             raise MalformedPayload(f"field {name!r} is not a time in milliseconds")
     return value
+
+
+def _meta_into_kwargs(value: dict[str, Any]) -> None:
+    """A job enqueued with its context beside its arguments: the context back among them, as `_meta`.
+    (One enqueued by an earlier version has it among them already.)"""
+    meta = value.pop(META_FIELD, None)
+    if meta is None:
+        return
+    if not isinstance(meta, dict):
+        raise MalformedPayload(f"field {META_FIELD!r} has the wrong type ({type(meta).__name__})")
+    value["k"] = {**value["k"], META_KWARG: meta}
 
 
 def _check(value: dict[str, Any], name: str, types: tuple[type, ...], required: bool) -> None:

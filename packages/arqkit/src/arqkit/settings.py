@@ -68,6 +68,15 @@ class QueueSettings(BaseSettings):
     # A killed worker's running jobs start again elsewhere within this long (arqkit/internals/claims.py).
     crash_recovery_seconds: float = Field(15.0, gt=1)
     worker_heartbeat_seconds: float = Field(5.0, gt=0)
+    # A running job's claim is renewed (from a thread: internals/claim_keeper.py) until its timeout plus
+    # this grace; past that a stuck worker lets the job go, and another worker may run it.
+    claim_grace_seconds: float = Field(10.0, ge=0)
+    # An event loop that does not answer for this long is logged with the jobs running on it.
+    worker_blocked_loop_seconds: float = Field(2.0, gt=0)
+    # Plain `def` jobs run in at most this many threads per worker; `@job(executor="process")` jobs in a
+    # pool of this many processes (started at the first such job).
+    worker_sync_threads: int = Field(4, gt=0)
+    worker_processes: int = Field(1, gt=0)
     idempotency_ttl_seconds: int = Field(86_400, gt=0)
     dead_letter_max: int = Field(100_000, gt=0)
 

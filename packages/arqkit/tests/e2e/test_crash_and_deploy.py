@@ -110,13 +110,14 @@ async def test_sigterm_requeues_a_job_it_must_cancel_without_using_a_try(
     assert done["try"] == 1
 
 
-async def test_claim_left_by_a_worker_killed_before_it_started_the_job_is_capped(
+async def test_a_long_claim_of_ours_left_by_a_killed_worker_is_capped(
     api: httpx.AsyncClient, redis_client: redis.asyncio.Redis, worker: WorkerProcess, settings: Settings
 ) -> None:
-    """arq's claim lives job_timeout + 10 s (610 s here); a worker SIGKILLed between claiming and
-    `on_job_start` leaves it behind. The heartbeat caps it, so the job runs within crash recovery."""
+    """A claim of ours (`<token>:<try>`, lua/claim.lua) longer than this worker's, e.g. from a worker
+    with a longer CRASH_RECOVERY_SECONDS that was SIGKILLed. The heartbeat caps it, so the job runs
+    within crash recovery. (arq's own claim, `1`, is never capped: tests/e2e/test_stock_arq.py.)"""
     job_id = await _report(api)
-    await redis_client.psetex(keys.in_progress(job_id), 610_000, b"1")  # claimed, then the worker died
+    await redis_client.psetex(keys.in_progress(job_id), 610_000, b"0123456789abcdef:1")  # then it died
     left_at = time.monotonic()
 
     done = await wait_for_status(api, job_id, {"complete", "failed"}, timeout=30)

@@ -96,7 +96,7 @@ async def test_arqs_own_worker_runs_batch_claimed_jobs_without_its_claim_round_t
     )  # each finish checked its claim
     assert worker_pool.claims is not None
     assert worker_pool.claims.claims == {}
-    assert worker_pool.running == set()
+    assert not worker_pool.running
 
 
 async def test_a_finish_runs_after_redis_forgets_its_script(

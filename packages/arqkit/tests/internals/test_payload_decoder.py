@@ -22,7 +22,7 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
     max_leaves=12,
 )
-payload_keys = st.sampled_from(["f", "a", "k", "t", "et", "s", "st", "ft", "q", "id", "r"])
+payload_keys = st.sampled_from(["f", "a", "k", "t", "et", "s", "st", "ft", "q", "id", "r", "meta"])
 payloads = st.dictionaries(payload_keys | st.text(max_size=3), json_values, max_size=8)
 well_typed = st.fixed_dictionaries(
     {

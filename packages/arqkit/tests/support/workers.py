@@ -8,6 +8,7 @@ from arqkit import Cron, Registry, build_worker_settings, concurrency_slot, job,
 from arqkit.job import AnyContext as Ctx
 from tests.service.registry import REGISTRY
 from tests.service.settings import Settings, get_settings
+from tests.support import stock_arq
 
 TICKS = keys.PREFIX + "test:ticks"
 HOLDERS = keys.PREFIX + "test:holders"  # how many jobs hold a `capped_work` slot right now
@@ -18,6 +19,17 @@ EXECUTIONS = keys.PREFIX + "test:executions"  # hash: job id -> how many times `
 @job(max_tries=1, cron=Cron(second=set(range(60))))
 async def record_tick(ctx: Ctx) -> None:
     """Records its arq job id, which names its cron tick."""
+    await ctx.redis.hincrby(TICKS, ctx.job_id, 1)
+
+
+@job(max_tries=1, cron=Cron(minute=0, catch_up_seconds=3600))
+async def hourly_with_catch_up(ctx: Ctx) -> None:
+    """Hourly; a worker that starts runs the last hour's tick if no worker ran it."""
+    await ctx.redis.hincrby(TICKS, ctx.job_id, 1)
+
+
+@job(max_tries=1, cron=Cron(minute=0))
+async def hourly_without_catch_up(ctx: Ctx) -> None:
     await ctx.redis.hincrby(TICKS, ctx.job_id, 1)
 
 
@@ -54,8 +66,20 @@ async def count_execution(ctx: Ctx, n: int) -> None:
     await ctx.redis.hincrby(EXECUTIONS, ctx.job_id, 1)
 
 
+@job()
+async def waits_for_release(ctx: Ctx, tag: str) -> str:
+    """`stock_arq.waits_for_release` as a template job: the same name, counted in the same hash."""
+    await ctx.redis.hincrby(stock_arq.RUNS, ctx.job_id, 1)
+    while not await ctx.redis.exists(stock_arq.RELEASE):
+        await asyncio.sleep(0.05)
+    return f"template:{tag}"
+
+
 CronEverySecond = build_worker_settings(get_settings(), Registry([record_tick]))
+CronCatchUp = build_worker_settings(get_settings(), Registry([hourly_with_catch_up, hourly_without_catch_up]))
 WithTestJobs = build_worker_settings(get_settings(), Registry([outlives_its_timeout, sleeps_on_its_only_try]))
 WithCappedWork = build_worker_settings(get_settings(), Registry([capped_work]))
 # The fixture service's jobs (`charge`: idempotency), a cron firing every second, the counting no-op.
 ManyProcesses = build_worker_settings(get_settings(), Registry([*REGISTRY, record_tick, count_execution]))
+# Beside a stock arq worker (tests/support/stock_arq.py) on one queue: the job they share by name.
+MixedFleet = build_worker_settings(get_settings(), Registry([waits_for_release]))

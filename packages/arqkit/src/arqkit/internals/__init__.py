@@ -12,6 +12,8 @@ of either library fails there first (docs/arq-gaps.md lists them all):
 | `wakeup.py` | how arq's poll calls `zrangebyscore` on the worker's pool |
 | `reconnect.py` | redis-py's `Pipeline` internals around WATCH |
 | `claims.py` | arq's in-progress key (its TTL) and retry counter |
+| `claim_keeper.py` | arq's in-progress key, renewed from a thread; asyncio's Python-level signal handler |
+| `process_pool.py` | `ProcessPoolExecutor._processes` (before Python 3.14's `terminate_workers`) |
 | `batch_claim.py` | arq's claim and run_job commands, answered from one Lua call per batch |
 | `transactions.py` | redis-py's `Pipeline._execute_transaction` (several transactions in one write) |
 | `result_tap.py` | arq's result fields, read as they pass through the worker's serializer |

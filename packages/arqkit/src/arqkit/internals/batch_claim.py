@@ -16,8 +16,8 @@ What keeps this as safe as arq's own claim:
 - it claims no more jobs than arq will start: arq starts every id its read returns while it has fewer
   than `max_jobs` running, and a claim is counted here until its job's task is done (after arq's own
   count drops);
-- a claim is short (`CRASH_RECOVERY_SECONDS`) from the start, and the heartbeat renews it (the book
-  adds the id to the pool's running set): a killed worker's jobs run again within that time;
+- a claim is short (`CRASH_RECOVERY_SECONDS`) from the start, and the claim keeper renews it (the book
+  adds the id to the pool's `RunningJobs`): a killed worker's jobs run again within that time;
 - a claim arq did not start by its next read, and on shutdown every claim whose job never began, is
   given back: claim deleted, try counter decremented, abort marker restored;
 - a claim names its worker and try (`<token>:<try>`), and arq's finish of a run (its MULTI/EXEC) is sent
@@ -44,6 +44,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from arqkit import keys, lua
+from arqkit.internals.claims import RunningJobs
 from arqkit.internals.transactions import BatchedTransactionPipeline
 
 log = structlog.get_logger("jobs.worker")
@@ -79,12 +80,12 @@ class ClaimPolicy:
 class ClaimBook:
     """One worker's claims that arq has not finished with, by job id. One event loop: no locks."""
 
-    def __init__(self, redis: Redis, policy: ClaimPolicy, running: set[str]) -> None:
+    def __init__(self, redis: Redis, policy: ClaimPolicy, running: RunningJobs) -> None:
         self.policy = policy
         self.claims: dict[str, Claim] = {}
-        self._running = running  # the heartbeat renews the claims of these ids
+        self._running = running  # the claim keeper renews the claims of these ids (claim_keeper.py)
         self._script = redis.register_script(lua.source("claim"))
-        self.token = uuid.uuid4().hex[:16]  # names this worker in its claims (`<token>:<try>`)
+        self.token = uuid.uuid4().hex[:16]  # in its claims (`<token>:<try>`): hex, cap_claims.lua
         self.finish_cached = False  # a finish sent lua/finish.lua's code: Redis knows its hash
 
     def free_slots(self) -> int:
@@ -107,7 +108,7 @@ class ClaimBook:
         for raw_id, score, payload, job_try, aborted in claimed:
             job_id = raw_id.decode()
             self.claims[job_id] = Claim(float(score), payload or None, int(job_try), int(aborted))
-            self._running.add(job_id)
+            self._running.add(job_id, f"{self.token}:{int(job_try)}")
             ids.append(raw_id)
         return ids, next_due or None
 

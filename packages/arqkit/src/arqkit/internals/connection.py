@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
+from redis import Redis as SyncRedis
 from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -16,12 +17,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from arqkit.internals.budget import BudgetedConnectionPool, budgeted_pool
-from arqkit.internals.sentinel import PrimaryFromSentinels, SentinelPool, sentinel_pool
+from arqkit.internals.sentinel import PrimaryFromSentinels, SentinelPool, sentinel_pool, sync_primary
 from arqkit.internals.wakeup import WakeableRedis
 from arqkit.serializer import deserialize, serialize
 from arqkit.settings import QueueSettings
 
-__all__ = ["ArqRedis", "create_api_redis", "create_worker_redis", "worker_redis_settings"]
+__all__ = [
+    "ArqRedis",
+    "create_api_redis",
+    "create_sync_redis",
+    "create_worker_redis",
+    "worker_redis_settings",
+]
 
 # redis-py's own errors, and the OS's (a refused reconnect while Redis restarts is a builtin
 # ConnectionRefusedError, which redis-py's default retry does not cover: the worker would exit).
@@ -90,6 +97,20 @@ def create_worker_redis(settings: QueueSettings) -> WakeableRedis:
     )
     redis.idle_wait_seconds = settings.worker_idle_wait_seconds
     return redis
+
+
+def create_sync_redis(settings: QueueSettings) -> SyncRedis:
+    """A blocking client for a thread or a child process (the claim keeper, a sync job's progress): short
+    timeouts, so a Redis that is away costs its caller seconds, never a hang. Thread-safe."""
+    options: dict[str, Any] = {
+        "socket_timeout": settings.redis_socket_timeout_seconds,
+        "socket_connect_timeout": settings.redis_connect_timeout_seconds,
+    }
+    sentinel = settings.redis_sentinel
+    if sentinel is None:
+        client: SyncRedis = SyncRedis.from_url(settings.redis_url, **options)
+        return client
+    return sync_primary(sentinel, settings, **options)
 
 
 def _pool(settings: QueueSettings, *, budgeted: bool, **options: Any) -> ConnectionPool:

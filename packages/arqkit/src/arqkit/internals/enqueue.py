@@ -22,6 +22,8 @@ batch of the current event-loop turn and the tasks that send it.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from os import urandom
@@ -34,6 +36,7 @@ from redis.exceptions import NoScriptError
 
 from arqkit import keys, lua
 from arqkit.errors import ReplicationTimeout
+from arqkit.serializer import META_FIELD, serialize
 from arqkit.sliding_window import Admission, Decision
 
 # Enough tokens to wake this many idle workers at once; more would only cost idle workers empty polls.
@@ -46,6 +49,12 @@ class Written:
     queue_name: str
     created: bool  # False: the id existed already (or the admission refused: nothing was written)
     admission: Decision | None = None  # the rate limit's answer, when the enqueue was asked to pass one
+
+
+def _with_meta(
+    serializer: Callable[[dict[str, Any]], bytes], meta: dict[str, Any], data: dict[str, Any]
+) -> bytes:
+    return serializer({**data, META_FIELD: meta})
 
 
 class Enqueuer:
@@ -108,9 +117,11 @@ class Enqueuer:
         expires: int | float | timedelta | None = None,
         job_try: int | None = None,
         admission: Admission | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> Written:
         """`enqueue_job`'s work, answered as `Written`. With an `admission`, its rate limit is decided first,
-        in the same call: refused, nothing is written."""
+        in the same call: refused, nothing is written. `meta` (the enqueuer's context) is stored beside
+        arq's fields, not in the kwargs, where a stock arq worker would pass it to the function."""
         if defer_until and defer_by:
             raise RuntimeError("use either 'defer_until' or 'defer_by' or neither, not both")
         redis = self.redis
@@ -122,9 +133,10 @@ class Enqueuer:
         else:
             score = enqueue_time_ms + (to_ms(defer_by) or 0)
         ttl_ms = to_ms(expires) or score - enqueue_time_ms + redis.expires_extra_ms
-        payload = serialize_job(
-            function, args, kwargs, job_try, enqueue_time_ms, serializer=redis.job_serializer
-        )
+        serializer = redis.job_serializer
+        if meta:
+            serializer = functools.partial(_with_meta, serializer or serialize, dict(meta))
+        payload = serialize_job(function, args, kwargs, job_try, enqueue_time_ms, serializer=serializer)
         script_keys = [keys.job(job_id), keys.result(job_id), queue_name, keys.wake(queue_name)]
         script_args: list[Any] = [job_id, payload, score, ttl_ms, WAKE_TOKENS_MAX]
         if admission is None:

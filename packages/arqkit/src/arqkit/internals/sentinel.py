@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from arq.connections import RedisSettings
+from redis import Redis as SyncRedis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -71,6 +72,15 @@ def sentinel_pool(
         **_tls(url),
         **options,
     )
+
+
+def sync_primary(url: SentinelURL, settings: QueueSettings, **options: Any) -> SyncRedis:
+    """A blocking client of the primary the sentinels at `url` name (a thread's own connection)."""
+    sentinels = SyncSentinel(list(url.sentinels), sentinel_kwargs=_sentinel_options(url, settings))  # type: ignore[no-untyped-call]
+    client: SyncRedis = sentinels.master_for(  # type: ignore[no-untyped-call]
+        url.service_name, db=url.db, username=url.username, password=url.password, **_tls(url), **options
+    )
+    return client
 
 
 class PrimaryFromSentinels(RedisSettings):

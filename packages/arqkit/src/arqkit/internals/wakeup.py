@@ -29,6 +29,7 @@ from arq.utils import timestamp_ms
 
 from arqkit import keys, lua
 from arqkit.internals.batch_claim import ClaimAwarePipeline, ClaimBook, ClaimPolicy
+from arqkit.internals.claims import RunningJobs
 from arqkit.internals.reconnect import ResilientArqRedis, WatchSafePipeline
 from arqkit.internals.transactions import TransactionBatcher
 
@@ -47,7 +48,7 @@ class WakeableRedis(ResilientArqRedis):
         # Ids of the jobs this worker runs (kept by arqkit.hooks). arq claims whatever has no
         # in-progress key, even a job it is running itself, e.g. when the key expired during a Redis
         # outage longer than CRASH_RECOVERY_SECONDS; such a job must not start a second time here.
-        self.running: set[str] = set()
+        self.running = RunningJobs()
         self.claims: ClaimBook | None = None  # claiming in batches (batch_claim.py), once configured
         # Transactions made in one loop turn leave in one write (transactions.py): arq's finishes above all.
         self.pipeline_options = {"batcher": TransactionBatcher(self.connection_pool, self.reconnect)}

@@ -7,11 +7,11 @@ has its own `ResultTap` (the serializer that notes final failures), carried to t
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 from typing import Any
 
-from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
 from arqkit import hooks, keys, priorities
@@ -19,6 +19,7 @@ from arqkit.context import WorkerLifespan
 from arqkit.internals.batch_claim import ClaimPolicy
 from arqkit.internals.claims import claim_seconds
 from arqkit.internals.connection import create_worker_redis, worker_redis_settings
+from arqkit.internals.cron import arq_cron
 from arqkit.internals.result_tap import ResultTap
 from arqkit.job import RESULT_TAP, JobDefinition
 from arqkit.priorities import Priority
@@ -31,27 +32,6 @@ def arq_function(definition: JobDefinition[..., Any], settings: QueueSettings) -
     return func(
         definition.run,
         name=definition.name,
-        max_tries=definition.max_tries(settings),
-        timeout=definition.timeout_seconds(settings),
-        keep_result=definition.keep_result_seconds(settings),
-    )
-
-
-def arq_cron(definition: JobDefinition[..., Any], settings: QueueSettings) -> CronJob:
-    """A `@job(cron=...)` as arq's cron job: unique per tick, with the job's own policy."""
-    schedule = definition.options.cron
-    assert schedule is not None
-    return cron(
-        definition.run,
-        name=definition.name,
-        month=schedule.month,
-        day=schedule.day,
-        weekday=schedule.weekday,
-        hour=schedule.hour,
-        minute=schedule.minute,
-        second=schedule.second,
-        run_at_startup=schedule.run_at_startup,
-        unique=True,  # its id is the tick's: one run per tick across every worker
         max_tries=definition.max_tries(settings),
         timeout=definition.timeout_seconds(settings),
         keep_result=definition.keep_result_seconds(settings),
@@ -91,9 +71,15 @@ def build_worker_settings(
     pool = create_worker_redis(own)  # idle: waits for a wake-up (internals/wakeup.py)
     pool.pipeline_factory = tap.pipeline  # a final failure's dead letter is written with its result
     pool.claim_in_batches(claim_policy(own))  # one Lua call claims what arq would, job by job
+    # Claims are renewed until a job's timeout plus a grace; until it starts, the longest (arq's own claim).
+    pool.running.grace_seconds = own.claim_grace_seconds
+    longest = max((definition.timeout_seconds(own) for definition in registry), default=own.job_timeout)
+    pool.running.bound_seconds = longest + own.claim_grace_seconds
+    cron_jobs = [arq_cron(d, own) for d in registry.scheduled()] if priority == "default" else []
     attrs: dict[str, Any] = {
         "functions": [arq_function(definition, own) for definition in registry] or [_no_jobs_yet],
-        "cron_jobs": [arq_cron(d, own) for d in registry.scheduled()] if priority == "default" else [],
+        "cron_jobs": cron_jobs,
+        "timezone": dt.UTC,  # a schedule's wall clock is UTC unless its Cron names a zone
         "queue_name": own.queue_name,
         "redis_settings": worker_redis_settings(own),  # still what `arq ... --check` reads
         "redis_pool": pool,
@@ -106,6 +92,7 @@ def build_worker_settings(
             "queue_name": own.queue_name,
             "settings": settings,
             hooks.LIFESPAN: lifespan,
+            hooks.CRON_JOBS: cron_jobs,  # their missed ticks are caught up at startup
         },
         "on_startup": hooks.on_startup,
         "on_shutdown": hooks.on_shutdown,

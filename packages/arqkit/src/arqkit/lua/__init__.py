@@ -8,6 +8,7 @@
 | `ready.lua` | `internals/wakeup.py` | the queue read of a worker that claims job by job (arq's own claim) |
 | `purge.lua` | `queue_control.py` | drops a batch of a queue's waiting jobs, never a running one |
 | `cap_claims.lua` | `internals/claims.py` | caps the claims a killed worker left on due jobs |
+| `renew_claims.lua` | `internals/claim_keeper.py` | renews a worker's claims that are still its own |
 | `sliding_window.lua` | `sliding_window.py` | one rate-limit decision (API and `throttle`) |
 | `window.lua` | included by the two rate-limiting scripts | the sliding-window decision, written once |
 | `queue_head.lua` | included by `ready.lua`, `claim.lua` | a paused queue reads empty; -inf scores made due |
