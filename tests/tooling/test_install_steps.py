@@ -50,7 +50,8 @@ def test_command(
 ) -> ModuleType:
     """scripts/test.py with Chromium missing and every command it would run recorded, not run."""
     module = _script("test")
-    monkeypatch.setattr(module, "CHROMIUM", tmp_path / "no-chromium")
+    missing = module.CHROMIUM_TOOL._replace(binary=tmp_path / "no-chromium")
+    monkeypatch.setattr(module, "CHROMIUM_TOOL", missing)
     monkeypatch.delenv(module.INSTALL_CHROMIUM_ENV, raising=False)
 
     def record(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -110,7 +111,7 @@ def test_asked_not_to_the_test_command_installs_no_chromium_and_says_the_tests_s
 ) -> None:
     monkeypatch.setenv(test_command.INSTALL_CHROMIUM_ENV, "0")
 
-    test_command.ensure_chromium()
+    test_command.CHROMIUM_TOOL.ensure()
 
     assert ran == []
     assert "browser tests will skip" in capsys.readouterr().out
@@ -124,7 +125,7 @@ def test_not_root_the_test_command_installs_nothing_and_says_how_to(
 ) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
 
-    test_command.ensure_chromium()
+    test_command.CHROMIUM_TOOL.ensure()
 
     assert ran == []
     printed = capsys.readouterr().out
@@ -141,12 +142,12 @@ def test_as_root_it_says_what_it_installs_and_why_before_apt_get_runs(
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(test_command.shutil, "which", lambda name: f"/usr/bin/{name}")
 
-    test_command.ensure_chromium()
+    test_command.CHROMIUM_TOOL.ensure()
 
     printed = capsys.readouterr().out
     said = printed.partition("RAN ")[0]  # what it printed before the first command ran
     assert "installing the system package `chromium`" in said
-    assert "browser tests need a real browser" in said
+    assert "the dashboard's browser tests need it" in said
     assert test_command.INSTALL_CHROMIUM_ENV in said
     assert ran[-1][:3] == ["apt-get", "install", "-y"]
     assert "chromium" in ran[-1]

@@ -86,7 +86,8 @@ async def test_queues_as_json_has_each_queues_counts(settings: Settings, job_que
     queues = {q["priority"]: q for q in cli(settings, "queues", "--json").json()}
 
     assert queues["default"]["queued"] == 1
-    assert queues["default"]["name"] == settings.queue_name
+    assert queues["default"]["name"] == "default"  # one name per queue; its Redis key is `key`
+    assert queues["default"]["key"] == settings.queue_name
     assert set(queues["default"]) >= {"queued", "deferred", "in_progress", "dead", "workers_alive", "paused"}
 
 
@@ -240,6 +241,7 @@ def silent_port() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
+@pytest.mark.latency
 @pytest.mark.parametrize("server", ["refusing", "silent"])
 async def test_an_unreachable_redis_fails_within_about_two_seconds_with_one_line(
     settings: Settings, server: str, request: pytest.FixtureRequest

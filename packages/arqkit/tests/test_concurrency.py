@@ -13,7 +13,7 @@ from arqkit import keys
 from arqkit.client import JobQueue
 from tests.service.registry import REGISTRY
 from tests.service.settings import Settings
-from tests.support import WorkerProcess, wait_for, wait_for_status
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for, wait_for_status
 from tests.support.workers import HOLDERS, HOLDERS_SEEN, capped_work
 
 CAPPED_WORKER = "tests.support.workers.WithCappedWork"
@@ -63,7 +63,7 @@ async def test_a_job_that_finds_every_slot_taken_is_deferred_without_spending_a_
         (await api.post("/long", json={"owner": n, "label": "2026-10"})).json()["job_id"] for n in (1, 2)
     ]
 
-    waiting = await wait_for_status(api, second, {"deferred"}, timeout=20)
+    waiting = await wait_for_status(api, second, {"deferred"}, timeout=PROCESS_START_SECONDS)
     assert (await api.get(f"/jobs/{first}")).json()["status"] == "in_progress"
 
     assert waiting["try"] == 0
@@ -83,12 +83,17 @@ async def test_a_slot_held_by_a_killed_worker_frees_itself(
     )
     doomed = start_worker(CAPPED_WORKER, short_lease)
     stuck = (await queue.enqueue(capped_work, seconds=120)).job_id
-    await wait_for(lambda: redis_client.get(HOLDERS), what="the first job to hold the slot")
+    await wait_for(
+        lambda: redis_client.get(HOLDERS),
+        timeout=PROCESS_START_SECONDS,
+        what="the first job to hold the slot",
+    )
     doomed.kill()
     start_worker(CAPPED_WORKER, short_lease)
 
     later = (await queue.enqueue(capped_work, seconds=0.1)).job_id
 
-    assert (await wait_for_status(api, later, {"complete", "failed"}, timeout=20))["status"] == "complete"
+    done = await wait_for_status(api, later, {"complete", "failed"}, timeout=PROCESS_START_SECONDS)
+    assert done["status"] == "complete"
     assert (await api.get(f"/jobs/{stuck}")).json()["status"] == "in_progress"  # never released its slot
     assert await redis_client.zcard(keys.concurrency_leases("capped_work")) == 0

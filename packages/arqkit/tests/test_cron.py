@@ -7,7 +7,7 @@ from collections.abc import Callable
 import redis.asyncio
 
 from tests.service.worker import WorkerSettings
-from tests.support import WorkerProcess, wait_for
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for
 from tests.support.workers import TICKS
 
 
@@ -30,5 +30,5 @@ async def test_each_tick_runs_once_with_two_workers(
         seen: dict[bytes, bytes] = await redis_client.hgetall(TICKS)  # type: ignore[misc]
         return seen if len(seen) >= 4 else None
 
-    seen = await wait_for(ticks, timeout=20, what="four cron ticks")
+    seen = await wait_for(ticks, timeout=PROCESS_START_SECONDS, what="four cron ticks")
     assert all(count == b"1" for count in seen.values()), seen

@@ -12,7 +12,7 @@ import redis.asyncio
 
 from arqkit import keys
 from tests.service.settings import Settings
-from tests.support import WorkerProcess, wait_for, wait_for_status
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for, wait_for_status
 
 NOTIFY = {"email": "ada@example.com", "name": "Ada"}
 OUTCOME_EVENTS = {"job complete", "job failed", "job retrying", "job retry requested", "job cancelled"}
@@ -79,7 +79,9 @@ async def _debug_worker(
     **more: Any,
 ) -> WorkerProcess:
     worker = start_worker(worker_settings=settings.model_copy(update={"log_level": "DEBUG", **more}))
-    await wait_for(lambda: redis_client.zcard(keys.WORKERS), timeout=20, what="worker heartbeat")
+    await wait_for(
+        lambda: redis_client.zcard(keys.WORKERS), timeout=PROCESS_START_SECONDS, what="worker heartbeat"
+    )
     return worker
 
 

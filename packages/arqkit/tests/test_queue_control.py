@@ -16,7 +16,7 @@ from arqkit import JobQueue, QueueAdmin, UnknownQueue, keys
 from arqkit.queue_control import PURGE_BATCH
 from tests.service.jobs import notify
 from tests.service.settings import Settings
-from tests.support import WorkerProcess, wait_for
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for
 from tests.support.workers import sleeps_on_its_only_try
 
 QUICK_IDLE_WAIT = {"worker_idle_wait_seconds": 0.1}  # an idle worker reads the queue ten times a second
@@ -43,7 +43,10 @@ async def _after_worker_reads(
     async def read_enough() -> bool:
         return await _queue_reads(redis_client) >= baseline + count
 
-    await wait_for(read_enough, timeout=10, what=f"the worker to read its queue {count} more times")
+    # A worker just started reads its queue only once it is up: allow for its start.
+    await wait_for(
+        read_enough, timeout=PROCESS_START_SECONDS, what=f"the worker to read its queue {count} more times"
+    )
 
 
 async def _completes(job_queue: JobQueue, job_id: str, timeout: float = 10.0) -> None:
@@ -57,7 +60,9 @@ async def _worker_up(
     start_worker: Callable[..., WorkerProcess], settings: Settings, redis_client: redis.asyncio.Redis
 ) -> WorkerProcess:
     worker = start_worker(worker_settings=settings.model_copy(update=QUICK_IDLE_WAIT))
-    await wait_for(lambda: redis_client.zcard(keys.WORKERS), timeout=20, what="a worker heartbeat")
+    await wait_for(
+        lambda: redis_client.zcard(keys.WORKERS), timeout=PROCESS_START_SECONDS, what="a worker heartbeat"
+    )
     return worker
 
 
@@ -140,7 +145,7 @@ async def test_a_running_job_finishes_after_its_queue_is_paused(
     async def running() -> bool:
         return (await job_queue.status(job.job_id)).status == "in_progress"
 
-    await wait_for(running, timeout=20, what="the job to start")
+    await wait_for(running, timeout=PROCESS_START_SECONDS, what="the job to start")
     await admin.pause("default")
 
     await _completes(job_queue, job.job_id)

@@ -11,9 +11,9 @@ import structlog
 from pydantic import BaseModel
 
 from arqkit import dead_letters, failure_groups, metrics, overview, priorities, queue_control, throughput
-from arqkit.client import Enqueued, JobQueue
+from arqkit.client import Enqueued, JobQueue, Readiness
 from arqkit.dead_letters import DeadLetter, DeadLetterPage
-from arqkit.errors import DeadLetterNotFound, JobNotFound, unavailable_on_redis_error
+from arqkit.errors import DeadLetterNotFound, JobNotFound, QueueUnavailable, unavailable_on_redis_error
 from arqkit.failure_groups import FailureGroupPage
 from arqkit.overview import DeadLetterWindow, FinishedStatus, QueueDepth, RecentPage, Snapshot, WorkerInfo
 from arqkit.status import JobStatus
@@ -22,14 +22,16 @@ log = structlog.get_logger("jobs.admin")
 
 
 class QueueOverview(BaseModel):
-    name: str
-    priority: priorities.Priority  # the name operators use: `python -m jobs pause bulk`
+    name: priorities.Priority  # the name operators use everywhere: `python -m jobs pause bulk`
+    priority: priorities.Priority  # the same (kept for clients that read it)
+    key: str  # its Redis key (arq's queue name)
     queued: int
     deferred: int
     in_progress: int
     dead: int  # dead letters of this queue
     workers_alive: int
     paused: bool
+    unserved: bool  # jobs wait and no live worker serves the queue
 
 
 class JobDetail(BaseModel):
@@ -65,12 +67,14 @@ class QueueAdmin:
             QueueOverview(
                 name=d.name,
                 priority=d.priority,
+                key=d.key,
                 queued=d.queued,
                 deferred=d.deferred,
                 in_progress=d.in_progress,
-                dead=dead.get(d.name, 0),
+                dead=dead.get(d.key, 0),
                 workers_alive=d.workers_alive,
                 paused=d.paused,
+                unserved=d.unserved,
             )
             for d in depths
         ]
@@ -157,6 +161,22 @@ class QueueAdmin:
             removed = await queue_control.purge(self.redis, queue_name)
         log.warning("queue purged", queue=queue_name, removed=removed)
         return removed
+
+    async def readiness(self) -> Readiness:
+        """The job client's readiness (`/readyz`), with a warning for each queue whose jobs wait and no live
+        worker serves it."""
+        readiness = await self.queue.readiness()
+        if readiness.redis:
+            try:
+                with unavailable_on_redis_error():
+                    depths = await overview.queue_depths(self.redis, self.settings)
+            except QueueUnavailable:
+                depths = []
+            unserved = [d.name for d in depths if d.unserved]
+            readiness.warnings += [
+                f"{name}: jobs wait and no live worker serves this queue" for name in unserved
+            ]
+        return readiness
 
     def _queue_name(self, priority: str) -> str:
         return priorities.queue_name(self.settings, priorities.parse(priority))

@@ -41,12 +41,28 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], empty: str) 
 
 
 def queues(overview: list[QueueOverview]) -> Output:
-    headers = ("queue", "queued", "deferred", "in progress", "dead", "workers", "paused", "redis key")
+    headers = ("queue", "queued", "deferred", "in progress", "dead", "workers", "paused", "problem")
     rows = [
-        (q.priority, q.queued, q.deferred, q.in_progress, q.dead, q.workers_alive, _yes(q.paused), q.name)
+        (
+            q.name,
+            q.queued,
+            q.deferred,
+            q.in_progress,
+            q.dead,
+            q.workers_alive,
+            _yes(q.paused),
+            _problem(q),
+            q.key,
+        )
         for q in overview
     ]
-    return Output([q.model_dump(mode="json") for q in overview], table(headers, rows, "no queues"))
+    return Output(
+        [q.model_dump(mode="json") for q in overview], table((*headers, "redis key"), rows, "no queues")
+    )
+
+
+def _problem(queue: QueueOverview) -> str:
+    return "jobs wait, no live worker" if queue.unserved else "-"
 
 
 def dead_letters(page: DeadLetterPage) -> Output:

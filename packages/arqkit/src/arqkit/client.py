@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from arqkit import idempotency, keys, priorities, tracing
+from arqkit.clock import redis_now
 from arqkit.errors import JobAlreadyFinished, JobNotFound, RateLimited, unavailable_on_redis_error
 from arqkit.internals.connection import ArqRedis, create_api_redis
 from arqkit.internals.enqueue import Enqueuer
@@ -62,7 +63,10 @@ class Readiness(BaseModel):
     ready: bool
     redis: bool
     workers_alive: int
-    reasons: list[str]
+    reasons: list[str]  # why not ready (a 503)
+    warnings: list[
+        str
+    ] = []  # problems that leave the API ready, e.g. a queue with waiting jobs and no worker
 
 
 class JobQueue:
@@ -228,7 +232,7 @@ class JobQueue:
 
 async def fresh_workers(redis: Redis, settings: QueueSettings) -> list[str]:
     """The ids of workers whose heartbeat is fresh (three intervals)."""
-    since = time.time() - 3 * settings.worker_heartbeat_seconds
+    since = await redis_now(redis) - 3 * settings.worker_heartbeat_seconds
     return [raw.decode() for raw in await redis.zrangebyscore(keys.WORKERS, since, "+inf")]
 
 

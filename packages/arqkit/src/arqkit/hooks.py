@@ -26,6 +26,7 @@ import orjson
 import structlog
 
 from arqkit import job_metrics, keys
+from arqkit.clock import redis_now
 from arqkit.context import WorkerLifespan
 from arqkit.internals import cron
 from arqkit.internals.claim_keeper import ClaimKeeper
@@ -177,18 +178,19 @@ async def _heartbeat_forever(ctx: Ctx, settings: QueueSettings) -> None:
 async def _beat(ctx: Ctx, settings: QueueSettings, interval: float) -> None:
     """Say this worker is alive and cap claims left by dead workers (its own are the keeper's)."""
     running: RunningJobs = ctx[RUNNING]
+    now = await redis_now(ctx["redis"])  # Redis's clock: the API compares it with its own reading of it
     record = {
         "worker_id": ctx["worker_id"],
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "queue": ctx["queue_name"],
         "running": len(running),
-        "last_seen": time.time(),
+        "last_seen": now,
     }
     async with ctx["redis"].pipeline(transaction=False) as pipe:
         pipe.set(keys.worker_heartbeat(ctx["worker_id"]), orjson.dumps(record), px=int(interval * 3000))
         pipe.zadd(keys.WORKERS, {ctx["worker_id"]: record["last_seen"]})
-        pipe.zremrangebyscore(keys.WORKERS, "-inf", time.time() - 3600)
+        pipe.zremrangebyscore(keys.WORKERS, "-inf", now - 3600)
         await pipe.execute()
     capped = await cap_claims(ctx["redis"], ctx["queue_name"], claim_seconds(settings))
     if capped:

@@ -1,27 +1,26 @@
-"""How a try ended, counted in memory by the `after_job_end` hook; the flusher (`metrics.py`) writes it.
+"""How a run ended, counted in memory by the `after_job_end` hook; the flusher (`metrics.py`) writes it.
 
-Its start is counted by `metrics.job_started`, first thing in the `@job` wrapper (which knows the
-function). A try that ended normally costs no Redis call; only a cancelled one reads its result, to
-tell a timeout (a failure) from an abort or a shutdown.
+`metrics.job_started`, first thing in the `@job` wrapper (which knows the function), notes the start and
+its pickup latency; the try is counted here, at its end, because only then is it known whether the run
+was a try or a deferral (`jobs_deferred`). A run that ended normally costs no Redis call; only a
+cancelled one reads its result, to tell a timeout (a failure) from an abort or a shutdown. Dead letters
+are counted where they are recorded (`internals/result_tap.py`), in the same transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from typing import Any
 
-from arqkit import keys, metrics, tracing
-from arqkit.dead_letters import DeadLetter
+from arqkit import keys, metrics, priorities, tracing
 from arqkit.history import traceback_of
 from arqkit.internals.layout import read_result
-from arqkit.job import FAILURE, OUTCOME, RESULT_TAP, Ctx, Outcome
+from arqkit.job import FAILURE, OUTCOME, Ctx, Outcome
 from arqkit.serializer import error_of
 from arqkit.settings import QueueSettings
 
 _FLUSHER = "metrics_flusher"
-_DEAD_LETTER_COUNTER = "metrics_dead_letter_counter"
 _TRACING_SHUTDOWN = "tracing_shutdown"
 
 # The status a finished try shows in the admin lists, by the outcome the wrapper recorded.
@@ -41,26 +40,20 @@ COUNTER = {
 
 
 def start(ctx: Ctx, settings: QueueSettings) -> None:
-    """On worker startup: a batch for this process, counting dead letters too, its flusher task, and
+    """On worker startup: a batch for this process, the `queue` label of its jobs, its flusher task, and
     the tracer provider when TRACING_ENABLED."""
     ctx[_TRACING_SHUTDOWN] = tracing.install(settings, "worker")
     batch = ctx[metrics.BATCH] = metrics.MetricsBatch()
-    ctx[_DEAD_LETTER_COUNTER] = functools.partial(_count_dead_letter, batch)
-    ctx[RESULT_TAP].on_recorded.append(ctx[_DEAD_LETTER_COUNTER])
+    ctx[metrics.QUEUE] = priorities.label(settings, ctx["queue_name"])
     ctx[_FLUSHER] = asyncio.create_task(metrics.flush_forever(batch, ctx["redis"], settings))
 
 
 async def stop(ctx: Ctx) -> None:
     """On worker shutdown, after the last dead letters are recorded: write what is left."""
     ctx[_FLUSHER].cancel()
-    ctx[RESULT_TAP].on_recorded.remove(ctx[_DEAD_LETTER_COUNTER])
     await metrics.flush(ctx[metrics.BATCH], ctx["redis"], ctx["settings"])
     if ctx[_TRACING_SHUTDOWN] is not None:
         ctx[_TRACING_SHUTDOWN]()
-
-
-def _count_dead_letter(batch: metrics.MetricsBatch, letter: DeadLetter) -> None:
-    batch.inc(metrics.JOBS_DEAD_LETTERED, letter.function)
 
 
 async def job_ended(ctx: Ctx) -> None:
@@ -68,9 +61,12 @@ async def job_ended(ctx: Ctx) -> None:
     function: str | None = ctx.get(metrics.FUNCTION)
     if batch is None or function is None:
         return
+    labels = (function, ctx[metrics.QUEUE])
     duration = time.monotonic() - ctx[metrics.STARTED]
-    batch.observe(metrics.JOB_DURATION, duration, function)
     outcome: Outcome | None = ctx.get(OUTCOME)
+    if outcome != Outcome.DEFERRED:  # a deferral gave its try back: not a try (`jobs_deferred` counts it)
+        batch.inc(metrics.JOBS_STARTED, *labels)
+        batch.observe(metrics.JOB_DURATION, duration, *labels)
     error: dict[str, str] | None = None
     failure: BaseException | None = ctx.get(FAILURE)
     if failure is not None:
@@ -81,11 +77,11 @@ async def job_ended(ctx: Ctx) -> None:
         if error is not None:
             batch.failed_try(ctx["job_id"], ctx["job_try"], {**error, "traceback": None})
     if error is not None:
-        batch.inc(metrics.JOBS_FAILED, function)
+        batch.inc(metrics.JOBS_FAILED, *labels)
     if outcome is None:
         return
     if (counter := COUNTER.get(outcome)) is not None:
-        batch.inc(counter, function)
+        batch.inc(counter, *labels)
     if (status := RECENT_STATUS.get(outcome)) is not None:
         finished_ms = metrics.now_ms()
         batch.finished(status, _summary(ctx, function, status, duration, error, finished_ms), finished_ms)
@@ -109,7 +105,7 @@ def _summary(
     return {
         "job_id": ctx["job_id"],
         "function": function,
-        "queue": ctx.get("queue_name"),
+        "queue": ctx[metrics.QUEUE],
         "status": status,
         "try": ctx["job_try"],
         "finished_at_ms": finished_ms,

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from arqkit import deadline, keys, records
@@ -31,6 +32,7 @@ log = structlog.get_logger("jobs.metrics")
 Labels = tuple[str, ...]
 BATCH = "metrics"  # worker ctx: the process's MetricsBatch
 FUNCTION = "function"  # job ctx: the job's function name, set by `job_started`
+QUEUE = "metrics_queue"  # worker ctx: the `queue` label of its jobs (`default`, `critical`, `bulk`)
 STARTED = "started_monotonic"  # job ctx: when the try started
 
 
@@ -44,24 +46,24 @@ class Spec:
     buckets: tuple[float, ...] = ()
 
 
-_FUNCTION = ("function",)
-JOBS_STARTED = Spec("jobs_started", "Tries a worker started.", _FUNCTION)
-JOBS_COMPLETED = Spec("jobs_completed", "Tries that returned a result.", _FUNCTION)
-JOBS_RETRIED = Spec("jobs_retried", "Tries that ended in a retry (a transient error or `Retry`).", _FUNCTION)
-JOBS_FAILED = Spec("jobs_failed", "Tries that raised an error, whether it was retried or not.", _FUNCTION)
-JOBS_DEAD_LETTERED = Spec("jobs_dead_lettered", "Jobs that gave up and went to the dead letters.", _FUNCTION)
-JOBS_CANCELLED = Spec("jobs_cancelled", "Tries cancelled by an abort or a worker shutdown.", _FUNCTION)
-JOBS_DEFERRED = Spec("jobs_deferred", "Tries put back to wait for a rate or concurrency limit.", _FUNCTION)
+_JOB = ("function", "queue")
+JOBS_STARTED = Spec("jobs_started", "Tries a worker ran (deferrals are not tries: jobs_deferred).", _JOB)
+JOBS_COMPLETED = Spec("jobs_completed", "Tries that returned a result.", _JOB)
+JOBS_RETRIED = Spec("jobs_retried", "Tries that ended in a retry (a transient error or `Retry`).", _JOB)
+JOBS_FAILED = Spec("jobs_failed", "Tries that raised an error, whether it was retried or not.", _JOB)
+JOBS_DEAD_LETTERED = Spec("jobs_dead_lettered", "Jobs that gave up and went to the dead letters.", _JOB)
+JOBS_CANCELLED = Spec("jobs_cancelled", "Tries cancelled by an abort or a worker shutdown.", _JOB)
+JOBS_DEFERRED = Spec("jobs_deferred", "Runs put back to wait for a rate or concurrency limit (no try).", _JOB)
 JOB_DURATION = Spec(
     "jobs_duration_seconds",
     "How long one try ran, from its start to its end.",
-    _FUNCTION,
+    _JOB,
     (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, math.inf),
 )
 JOB_PICKUP_LATENCY = Spec(
     "jobs_pickup_latency_seconds",
     "From when a try was due (its enqueue, or its deferred or retry time) to when a worker started it.",
-    _FUNCTION,
+    _JOB,
     (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, math.inf),
 )
 HTTP_REQUESTS = Spec(
@@ -83,6 +85,7 @@ COUNTERS = (
     JOBS_DEFERRED,
 )
 HISTOGRAMS = (JOB_DURATION, JOB_PICKUP_LATENCY, HTTP_DURATION)
+JOB_HISTOGRAMS = (JOB_DURATION, JOB_PICKUP_LATENCY)
 
 
 def le_label(bound: float) -> str:
@@ -143,6 +146,12 @@ class MetricsBatch:
 @functools.lru_cache(maxsize=4096)  # a job's or a request's labels repeat: encode each field once
 def _field(name: str, labels: tuple[str, ...]) -> bytes:
     return orjson.dumps([name, *labels])
+
+
+def count_on(pipe: Pipeline, spec: Spec, *labels: str) -> None:
+    """Queue on `pipe` one count of a counter, to be written with whatever it counts (a dead letter is
+    counted in the transaction that records it: once, never in a window where it could count twice)."""
+    pipe.hincrby(keys.METRICS, _counter_field(spec.name, labels).decode(), 1)
 
 
 _counter_field = functools.cache(_field)  # per request: made once per label set (labels are bounded)
@@ -206,15 +215,16 @@ async def read(redis: Redis) -> dict[tuple[str, ...], float]:
 
 
 def job_started(ctx: dict[str, Any], function: str) -> None:
-    """Count a try's start and its pickup latency; called first thing by the `@job` wrapper."""
+    """Note a run's start and count its pickup latency; called first thing by the `@job` wrapper. The try
+    itself is counted when the run ends (`job_metrics.job_ended`): only then is it known whether it was a
+    try or a deferral (a rate or concurrency limit put it back, its try given back)."""
     ctx[FUNCTION] = function
     ctx[STARTED] = time.monotonic()
     batch: MetricsBatch | None = ctx.get(BATCH)
     if batch is None:  # a worker built without our on_startup
         return
-    batch.inc(JOBS_STARTED, function)
     due_ms: int = ctx.get("score") or int(ctx["enqueue_time"].timestamp() * 1000)
-    batch.observe(JOB_PICKUP_LATENCY, max(0.0, (now_ms() - due_ms) / 1000), function)
+    batch.observe(JOB_PICKUP_LATENCY, max(0.0, (now_ms() - due_ms) / 1000), function, ctx[QUEUE])
 
 
 def now_ms() -> int:

@@ -6,28 +6,31 @@ no key scans, whatever the number of jobs.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
-from arqkit import dead_letters, history, keys, metrics, priorities, records
+from arqkit import dead_letters, history, keys, lua, metrics, priorities, records
+from arqkit.clock import redis_now
+from arqkit.internals.claims import DUE_JOBS_CHECKED
 from arqkit.settings import QueueSettings
 
 FinishedStatus = Literal["complete", "retrying", "failed", "aborted"]
 
 
 class QueueDepth(BaseModel):
-    name: str
-    priority: priorities.Priority  # the queue's name for operators (CLI, admin API)
-    queued: int  # due now, waiting for a worker
+    name: priorities.Priority  # the queue's one name on every surface: `default`, `critical`, `bulk`
+    priority: priorities.Priority  # the same (kept for clients that read it)
+    key: str  # its Redis key (arq's queue): `arq:queue`, `arq:queue:critical`, ...
+    queued: int  # due now, waiting for a worker (not running)
     deferred: int  # due later (a deferred enqueue or a retry's backoff)
-    in_progress: int
-    oldest_queued_age_seconds: float  # 0 when nothing is waiting
+    in_progress: int  # due jobs a worker holds a claim on (running, or claimed to start now)
+    oldest_queued_age_seconds: float  # how long the oldest waiting job has waited; 0 when none waits
     workers_alive: int
     paused: bool  # its workers take no new job (queue_control.py)
+    unserved: bool  # jobs wait and no live worker serves the queue: a problem, whatever the cause
 
 
 class WorkerInfo(BaseModel):
@@ -57,14 +60,14 @@ class RecentPage(BaseModel):
 
 async def workers(redis: Redis, settings: QueueSettings) -> list[WorkerInfo]:
     """Workers whose heartbeat is fresh (three intervals), from their own records."""
-    since = time.time() - 3 * settings.worker_heartbeat_seconds
+    since = await redis_now(redis) - 3 * settings.worker_heartbeat_seconds
     ids = [raw.decode() for raw in await redis.zrangebyscore(keys.WORKERS, since, "+inf")]
     beats = await redis.mget([keys.worker_heartbeat(worker_id) for worker_id in ids]) if ids else []
     found = []
     for worker_id, raw in zip(ids, beats, strict=True):
         info = _worker_info(raw, keys.worker_heartbeat(worker_id)) if raw is not None else None
         if info is not None:
-            found.append(info)
+            found.append(info.model_copy(update={"queue": priorities.label(settings, info.queue)}))
     return sorted(found, key=lambda worker: (worker.queue, worker.worker_id))
 
 
@@ -77,33 +80,35 @@ def _worker_info(raw: bytes, key: str) -> WorkerInfo | None:
 
 
 async def queue_depths(redis: Redis, settings: QueueSettings) -> list[QueueDepth]:
-    """Per queue, highest priority first, in one round trip (plus the workers' records)."""
+    """Per queue, highest priority first, in one round trip (plus the workers' records). Waiting and
+    running jobs are told apart by their claims (`lua/queue_state.lua`), not by the workers' heartbeats,
+    which are seconds old."""
     names = priorities.all_queue_names(settings)
     now_ms = metrics.now_ms()
+    script = lua.source("queue_state")  # EVAL: EVALSHA in a pipeline costs a round trip more (SCRIPT EXISTS)
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
-            pipe.zcount(name, "-inf", now_ms)
-            pipe.zcount(name, f"({now_ms}", "+inf")
-            pipe.zrange(name, 0, 0, withscores=True)
+            pipe.eval(script, 1, name, str(now_ms), keys.in_progress(""), str(DUE_JOBS_CHECKED))
             pipe.exists(keys.paused(name))
         replies = await pipe.execute()
     alive = await workers(redis, settings)
     depths = []
     for index, (name, priority) in enumerate(zip(names, priorities.PRIORITIES, strict=True)):
-        queued, deferred, oldest, paused = replies[4 * index : 4 * index + 4]
-        oldest_ms = oldest[0][1] if oldest and queued else now_ms
-        serving = [worker for worker in alive if worker.queue == name]
-        running = sum(worker.jobs_running for worker in serving)
+        (waiting, running, deferred, oldest), paused = replies[2 * index : 2 * index + 2]
+        serving = sum(1 for worker in alive if worker.queue == priority)
+        oldest_ms = float(oldest) if oldest else now_ms
         depths.append(
             QueueDepth(
-                name=name,
+                name=priority,
                 priority=priority,
-                queued=max(0, queued - running),  # arq keeps a running job in its queue until it ends
+                key=name,
+                queued=waiting,
                 deferred=deferred,
                 in_progress=running,
                 oldest_queued_age_seconds=max(0.0, (now_ms - oldest_ms) / 1000),
-                workers_alive=len(serving),
+                workers_alive=serving,
                 paused=bool(paused),
+                unserved=waiting > 0 and serving == 0,
             )
         )
     return depths

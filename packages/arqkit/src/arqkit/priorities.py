@@ -35,6 +35,15 @@ def parse(name: str) -> Priority:
     raise UnknownQueue(name)
 
 
+def label(settings: QueueSettings, queue: str) -> str:
+    """The operator's name of an arq queue (`arq:queue:bulk` -> `bulk`), as every surface shows it:
+    metrics labels, the dashboard, `/admin/queues`, the CLI. A queue of no priority keeps its own name."""
+    for priority in PRIORITIES:
+        if queue == queue_name(settings, priority):
+            return priority
+    return queue
+
+
 def all_queue_names(settings: QueueSettings) -> list[str]:
     """Every queue, highest priority first."""
     return [queue_name(settings, priority) for priority in PRIORITIES]

@@ -36,6 +36,7 @@ def long_reports(settings: Settings) -> Settings:
     return settings.model_copy(update={"long_steps": 30, "long_step_seconds": 0.25})
 
 
+@pytest.mark.latency
 async def test_job_of_a_sigkilled_worker_runs_again_within_crash_recovery_seconds(
     api: httpx.AsyncClient, start_worker: StartWorker, long_reports: Settings
 ) -> None:
@@ -110,6 +111,7 @@ async def test_sigterm_requeues_a_job_it_must_cancel_without_using_a_try(
     assert done["try"] == 1
 
 
+@pytest.mark.latency
 async def test_a_long_claim_of_ours_left_by_a_killed_worker_is_capped(
     api: httpx.AsyncClient, redis_client: redis.asyncio.Redis, worker: WorkerProcess, settings: Settings
 ) -> None:

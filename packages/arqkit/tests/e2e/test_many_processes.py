@@ -198,8 +198,8 @@ async def test_four_workers_run_each_of_2000_jobs_once_and_each_cron_tick_once(
             samples = await scrape(client)
             seen.add(
                 (
-                    value(samples, "jobs_started_total", function="count_execution"),
-                    value(samples, "jobs_completed_total", function="count_execution"),
+                    value(samples, "jobs_started_total", function="count_execution", queue="default"),
+                    value(samples, "jobs_completed_total", function="count_execution", queue="default"),
                 )
             )
         return seen == {(SOAK_JOBS, SOAK_JOBS)}

@@ -13,7 +13,7 @@ from arqkit.internals.connection import create_api_redis
 from arqkit.redis_server import RedisServer
 from tests.service.app import create_app
 from tests.service.settings import Settings
-from tests.support import WorkerProcess, scrape, value, wait_for, wait_for_status
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, scrape, value, wait_for, wait_for_status
 
 
 @pytest.fixture
@@ -37,6 +37,7 @@ async def outage_api(outage_settings: Settings) -> AsyncIterator[httpx.AsyncClie
             yield client
 
 
+@pytest.mark.latency
 async def test_enqueue_with_redis_down_answers_503_within_2_seconds(
     outage_api: httpx.AsyncClient, own_redis: RedisServer
 ) -> None:
@@ -62,6 +63,7 @@ async def test_status_with_redis_down_answers_503_not_500(
     assert response.status_code == 503
 
 
+@pytest.mark.latency
 async def test_metrics_with_redis_down_answer_200_with_redis_up_0_and_the_process_metrics(
     outage_api: httpx.AsyncClient, own_redis: RedisServer
 ) -> None:
@@ -91,7 +93,7 @@ async def test_readyz_is_503_while_redis_is_stopped_and_200_once_it_returns(
     async def ready() -> bool:
         return (await outage_api.get("/readyz")).status_code == 200
 
-    await wait_for(ready, timeout=20, what="ready with a worker")
+    await wait_for(ready, timeout=PROCESS_START_SECONDS, what="ready with a worker")
     own_redis.stop()
 
     down = await outage_api.get("/readyz")

@@ -48,6 +48,7 @@ async def _exits_within(worker: WorkerProcess, seconds: float) -> int:
     return worker.process.returncode
 
 
+@pytest.mark.latency
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_worker_started_without_redis_stops_within_seconds_of_a_signal(
     nowhere: Settings, start_worker: Callable[..., WorkerProcess], signum: int
@@ -60,6 +61,7 @@ async def test_a_worker_started_without_redis_stops_within_seconds_of_a_signal(
     await _exits_within(worker, STOP_SECONDS)
 
 
+@pytest.mark.latency
 async def test_a_worker_whose_redis_goes_away_stops_within_seconds_of_sigterm(
     settings: Settings, own_redis: RedisServer, start_worker: Callable[..., WorkerProcess]
 ) -> None:
@@ -94,6 +96,7 @@ async def test_a_worker_logs_an_outage_once_as_it_starts_and_once_as_it_ends(
         worker.stop()
 
 
+@pytest.mark.latency
 def test_check_with_redis_unreachable_fails_within_seconds(nowhere: Settings) -> None:
     command = [str(BIN / "arq"), "tests.service.worker.WorkerSettings", "--check"]
     started = time.monotonic()

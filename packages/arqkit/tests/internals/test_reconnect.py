@@ -23,6 +23,7 @@ def test_arq_runs_its_poll_loop_as_the_main_task_that_a_stop_signal_cancels() ->
     assert "self.main_task.cancel()" in inspect.getsource(Worker._wait_for_tasks_to_complete)
 
 
+@pytest.mark.latency
 async def test_outside_a_running_worker_an_unreachable_redis_fails_at_once(settings: Settings) -> None:
     pool = create_worker_redis(
         settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})

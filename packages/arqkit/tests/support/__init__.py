@@ -25,6 +25,9 @@ from tests.service.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent.parent  # packages/arqkit: every child process runs here
 BIN = Path(sys.executable).parent
 SERVICE_WORKER = "tests.service.worker.WorkerSettings"
+# How long a waiting test allows a worker or API process to start: its imports alone take seconds on a
+# busy 2-core machine running the suite in parallel. A wait ends as soon as its condition holds.
+PROCESS_START_SECONDS = 60.0
 
 __all__ = [
     "BIN",

@@ -23,7 +23,7 @@ async def test_workers_lists_each_live_worker_with_its_host_pid_and_queue(
 ) -> None:
     workers = (await api.get("/admin/workers", headers=ADMIN)).json()
 
-    assert [(w["pid"], w["queue"], w["jobs_running"]) for w in workers] == [(worker.pid, "arq:queue", 0)]
+    assert [(w["pid"], w["queue"], w["jobs_running"]) for w in workers] == [(worker.pid, "default", 0)]
     assert workers[0]["host"]
     assert workers[0]["last_seen"] > 0
 

@@ -51,7 +51,7 @@ async def test_the_queue_depth_changes_live_as_jobs_are_enqueued(
         await job_queue.enqueue(notify, email=address, name="Ada")
 
     await expect(page.locator("#total-queued")).to_have_text("3")
-    await expect(page.locator('#queues tr[data-queue="arq:queue"] td.queued')).to_have_text("3")
+    await expect(page.locator('#queues tr[data-queue="default"] td.queued')).to_have_text("3")
 
 
 async def test_a_dead_letter_is_replayed_by_clicking_and_confirming_and_then_completes(

@@ -17,7 +17,7 @@ async def test_a_queue_is_paused_and_resumed_with_its_button(
 ) -> None:
     admin = QueueAdmin(job_queue)
     await log_in(page, live_api)
-    row = page.locator('#queues tr[data-queue="arq:queue:bulk"]')
+    row = page.locator('#queues tr[data-queue="bulk"]')
     await expect(row.locator("td.state")).to_have_text("running")
 
     await row.locator("button.pause").click()

@@ -142,6 +142,7 @@ async def test_a_client_that_has_the_final_status_is_told_204_so_it_stops_reconn
     assert response.status_code == 204
 
 
+@pytest.mark.latency
 async def test_a_stream_ends_after_its_maximum_duration(
     watch_settings: Settings, tmp_path: Path, job_queue: JobQueue
 ) -> None:
@@ -194,6 +195,7 @@ async def test_the_long_poll_answers_as_soon_as_the_status_changes(
     assert time.monotonic() - started < 20  # the worker's start, not the 30 s
 
 
+@pytest.mark.latency
 async def test_the_long_poll_answers_after_n_seconds_when_nothing_changes(
     api: httpx.AsyncClient, job_queue: JobQueue
 ) -> None:
@@ -206,6 +208,7 @@ async def test_the_long_poll_answers_after_n_seconds_when_nothing_changes(
     assert response.json()["status"] == "queued"
 
 
+@pytest.mark.latency
 async def test_the_long_poll_answers_a_finished_job_at_once(
     api: httpx.AsyncClient, job_queue: JobQueue, worker: WorkerProcess
 ) -> None:
@@ -235,6 +238,7 @@ async def test_the_long_poll_of_an_unknown_job_is_a_404(api: httpx.AsyncClient) 
     assert response.status_code == 404
 
 
+@pytest.mark.latency
 async def test_redis_going_away_mid_stream_sends_unavailable_and_ends_the_stream(
     watch_settings: Settings, tmp_path: Path
 ) -> None:

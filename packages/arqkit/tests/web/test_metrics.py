@@ -32,7 +32,7 @@ async def test_scrape_after_successes_a_retry_and_a_dead_letter_counts_each_exac
 
     async def settled() -> dict[str, float] | None:
         samples = await scrape(api)
-        counts = {name: value(samples, name, function=EMAIL) for name in JOB_COUNTERS}
+        counts = {name: value(samples, name, function=EMAIL, queue="default") for name in JOB_COUNTERS}
         done = counts["jobs_completed_total"] == 3 and counts["jobs_dead_lettered_total"] == 1
         return counts if done else None
 
@@ -45,9 +45,9 @@ async def test_scrape_after_successes_a_retry_and_a_dead_letter_counts_each_exac
         "jobs_dead_lettered_total": 1,  # the 400
     }
     samples = await scrape(api)
-    assert value(samples, "jobs_duration_seconds_count", function=EMAIL) == 5
-    assert value(samples, "jobs_pickup_latency_seconds_count", function=EMAIL) == 5
-    assert value(samples, "jobs_duration_seconds_bucket", function=EMAIL, le="+Inf") == 5
+    assert value(samples, "jobs_duration_seconds_count", function=EMAIL, queue="default") == 5
+    assert value(samples, "jobs_pickup_latency_seconds_count", function=EMAIL, queue="default") == 5
+    assert value(samples, "jobs_duration_seconds_bucket", function=EMAIL, queue="default", le="+Inf") == 5
     assert value(samples, "jobs_dead_letters") == 1
 
 
@@ -58,14 +58,14 @@ async def test_queue_depth_counts_jobs_waiting_for_a_worker_per_queue(
 
     samples = await scrape(api)
 
-    assert value(samples, "jobs_queue_depth", queue=settings.queue_name) == 3
-    assert value(samples, "jobs_in_progress", queue=settings.queue_name) == 0
+    assert value(samples, "jobs_queue_depth", queue="default") == 3
+    assert value(samples, "jobs_in_progress", queue="default") == 0
 
 
 async def test_no_live_worker_shows_as_zero_workers_alive(api: httpx.AsyncClient, settings: Settings) -> None:
     samples = await scrape(api)
 
-    assert value(samples, "jobs_workers_alive", queue=settings.queue_name) == 0
+    assert value(samples, "jobs_workers_alive", queue="default") == 0
 
 
 async def test_a_running_worker_shows_as_alive_on_its_queue(
@@ -73,7 +73,7 @@ async def test_a_running_worker_shows_as_alive_on_its_queue(
 ) -> None:
     samples = await scrape(api)
 
-    assert value(samples, "jobs_workers_alive", queue=settings.queue_name) == 1
+    assert value(samples, "jobs_workers_alive", queue="default") == 1
 
 
 async def test_a_paused_queue_shows_as_paused(api: httpx.AsyncClient, job_queue: JobQueue) -> None:
@@ -81,8 +81,8 @@ async def test_a_paused_queue_shows_as_paused(api: httpx.AsyncClient, job_queue:
 
     samples = await scrape(api)
 
-    assert value(samples, "jobs_queue_paused", queue=job_queue.settings.queue_name + ":bulk") == 1
-    assert value(samples, "jobs_queue_paused", queue=job_queue.settings.queue_name) == 0
+    assert value(samples, "jobs_queue_paused", queue="bulk") == 1
+    assert value(samples, "jobs_queue_paused", queue="default") == 0
 
 
 async def test_http_requests_are_counted_by_route_template_not_raw_path(api: httpx.AsyncClient) -> None:

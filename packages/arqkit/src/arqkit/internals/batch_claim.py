@@ -103,11 +103,17 @@ class ClaimBook:
         args: list[Any] = [now_ms, offset, window, count, int(policy.claim_seconds * 1000)]
         args += [f"{time.time():.3f}", policy.meta_ttl_seconds, self.token]
         args += [keys.in_progress(""), keys.job(""), keys.retry(""), keys.job_meta(""), *self._running]
-        claimed, next_due = await self._script(keys=[queue, keys.paused(queue), keys.ABORT_SET], args=args)
+        claimed, next_due, *clock = await self._script(
+            keys=[queue, keys.paused(queue), keys.ABORT_SET], args=args
+        )  # a paused queue answers without Redis's clock: nothing was claimed to put on ours
+        # Due means due by Redis's clock (lua/queue_head.lua). arq compares a job's score with its own
+        # clock (start_jobs skips a score in its future; a retry's delay is counted from it), so the score
+        # it is answered is moved onto this worker's clock: a clock that is behind delays nothing.
+        skew_ms = now_ms - int(clock[0]) if clock else 0
         ids = []
         for raw_id, score, payload, job_try, aborted in claimed:
             job_id = raw_id.decode()
-            self.claims[job_id] = Claim(float(score), payload or None, int(job_try), int(aborted))
+            self.claims[job_id] = Claim(float(score) + skew_ms, payload or None, int(job_try), int(aborted))
             self._running.add(job_id, f"{self.token}:{int(job_try)}")
             ids.append(raw_id)
         return ids, next_due or None

@@ -14,7 +14,10 @@ killed at any moment leaves both or neither: never a failed result whose dead le
 (The serializer cannot await, and `on_job_end` does not run on arq's early failures, so neither can
 write the letter first.) A letter whose result is not stored (`keep_result=0`) or whose transaction
 failed stays noted and is written by the worker's flush task (`hooks.py`), as is the trim to
-`DEAD_LETTER_MAX`. `tests/internals/test_result_tap.py` pins arq's result fields and writes.
+`DEAD_LETTER_MAX`. Either way `jobs_dead_lettered_total` is counted in the transaction that writes the
+letter, and the flush takes a letter out of the notes before it writes it: a finish that stores the
+job's result meanwhile cannot write (and count) it a second time.
+`tests/internals/test_result_tap.py` pins arq's result fields and writes.
 """
 
 from __future__ import annotations
@@ -22,23 +25,24 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
-from arqkit import dead_letters, keys
+from arqkit import dead_letters, keys, metrics
 from arqkit.internals.batch_claim import ClaimAwarePipeline
 from arqkit.serializer import META_KWARG, error_of, exception_record, serialize
 
 
 class ResultTap:
-    """One per worker: the failures its serializer saw, until they are written."""
+    """One per worker: the failures its serializer saw, until they are written. `queue` is the worker's
+    queue as the metrics name it (`default`, `critical`, `bulk`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, queue: str = "default") -> None:
         self._pending: dict[str, dead_letters.DeadLetter] = {}  # by job id, oldest first
         self._untrimmed = False
-        self.on_recorded: list[Callable[[dead_letters.DeadLetter], None]] = []  # e.g. a metrics counter
+        self.queue = queue
 
     def serialize(self, data: dict[str, Any]) -> bytes:
         """arq's serializer for jobs and results; notes failed results on the way."""
@@ -63,17 +67,25 @@ class ResultTap:
         if letters:  # every pipeline's reset puts back what it queued: almost always nothing
             self._pending = {**{letter.job_id: letter for letter in letters}, **self._pending}
 
+    def write_to(self, pipe: Pipeline, letter: dead_letters.DeadLetter) -> None:
+        """Queue on `pipe` the letter's writes and its count in `jobs_dead_lettered_total`."""
+        dead_letters.add_to(pipe, letter)
+        metrics.count_on(pipe, metrics.JOBS_DEAD_LETTERED, letter.function, self.queue)
+
     def recorded(self, letter: dead_letters.DeadLetter) -> None:
         self._untrimmed = True
-        for listener in self.on_recorded:
-            listener(letter)
 
     async def flush(self, redis: Redis, max_kept: int) -> None:
         """Record what is still noted, and trim; on a Redis error the notes are kept for the next flush."""
         while self._pending:
-            job_id, letter = next(iter(self._pending.items()))
-            await dead_letters.record(redis, letter, max_kept)
-            self._pending.pop(job_id, None)
+            letter = self._pending.pop(next(iter(self._pending)))  # out of the notes before the await
+            try:
+                async with redis.pipeline(transaction=True) as pipe:
+                    self.write_to(pipe, letter)
+                    await pipe.execute()
+            except BaseException:
+                self.put_back([letter])
+                raise
             self.recorded(letter)
         if self._untrimmed:
             await dead_letters.trim(redis, max_kept)
@@ -94,7 +106,7 @@ class TappedPipeline(ClaimAwarePipeline):
             job_id = keys.job_id_of_result(args[1])
             letter = self._tap.take(job_id) if job_id else None
             if letter is not None:
-                dead_letters.add_to(self, letter)
+                self._tap.write_to(self, letter)
                 self._letters.append(letter)
         return queued
 

@@ -67,7 +67,7 @@ def build_worker_settings(
     """A worker for one priority's queue: it can run every job; cron fires on the default queue only.
     `lifespan(settings)` is opened at the worker's start: what it yields is each job's `ctx.resources`."""
     own = priorities.settings_for(settings, priority)
-    tap = ResultTap()
+    tap = ResultTap(priority)  # its dead letters are counted under the worker's queue
     pool = create_worker_redis(own)  # idle: waits for a wake-up (internals/wakeup.py)
     pool.pipeline_factory = tap.pipeline  # a final failure's dead letter is written with its result
     pool.claim_in_batches(claim_policy(own))  # one Lua call claims what arq would, job by job

@@ -8,6 +8,7 @@
 | `ready.lua` | `internals/wakeup.py` | the queue read of a worker that claims job by job (arq's own claim) |
 | `purge.lua` | `queue_control.py` | drops a batch of a queue's waiting jobs, never a running one |
 | `cap_claims.lua` | `internals/claims.py` | caps the claims a killed worker left on due jobs |
+| `queue_state.lua` | `overview.py` | a queue's waiting, running (by their claims) and deferred jobs |
 | `renew_claims.lua` | `internals/claim_keeper.py` | renews a worker's claims that are still its own |
 | `sliding_window.lua` | `sliding_window.py` | one rate-limit decision (API and `throttle`) |
 | `window.lua` | included by the two rate-limiting scripts | the sliding-window decision, written once |

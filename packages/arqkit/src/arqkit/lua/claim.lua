@@ -1,11 +1,12 @@
 -- The worker's queue read and claim in one call (internals/batch_claim.py): up to `count` due jobs
 -- that no worker runs, each claimed as arq's start_jobs and run_job would, in one atomic step.
 -- KEYS: queue, paused flag, abort set.
--- ARGV: now (ms), offset, window (ids looked at per read), count (at most this many claimed), claim (ms),
---   started at (s, text), meta TTL (s), the worker's claim token (a claim's value is `<token>:<try>`: its
+-- ARGV: the caller's now (ms; unused: queue_head.lua reads Redis's clock), offset, window (ids looked at per read), count (at most this many claimed), claim (ms),
+--   started at (s, text; unused: Redis's clock is written), meta TTL (s), the worker's claim token (a claim's value is `<token>:<try>`: its
 --   finish checks it, lua/finish.lua), then the key prefixes: in-progress, job, retry, meta; then the
 --   ids this worker runs already (never claimed again here, even if their claim expired in an outage).
--- Returns {{id, score, job payload or false, try, aborted (0/1)}..., score of the next future job or false}.
+-- Returns {{{id, score, job payload or false, try, aborted (0/1)}...}, score of the next future job or
+-- false, Redis's now (ms)}.
 -- include: queue_head.lua
 local token, in_progress, job, retry, meta = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local mine = {}
@@ -13,7 +14,7 @@ for i = 13, #ARGV do mine[ARGV[i]] = true end
 local claimed = {}
 local offset, window, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 for _ = 1, 4 do  -- look past a bounded number of running jobs at the head of the queue
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, window)
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', offset, window)
   for i = 1, #ids, 2 do
     local id = ids[i]
     if not mine[id] and redis.call('EXISTS', in_progress .. id) == 0 then
@@ -25,14 +26,14 @@ for _ = 1, 4 do  -- look past a bounded number of running jobs at the head of th
       local aborted = redis.call('ZREM', KEYS[3], id)
       local payload = redis.call('GET', job .. id)
       -- the template's on_job_start: when it started, no progress yet
-      redis.call('HSET', meta .. id, 'started_at', ARGV[6], 'progress', '')
+      redis.call('HSET', meta .. id, 'started_at', string.format('%.3f', now / 1000), 'progress', '')
       redis.call('EXPIRE', meta .. id, ARGV[7])
       table.insert(claimed, {id, ids[i + 1], payload, try, aborted})
-      if #claimed >= count then return {claimed, false} end
+      if #claimed >= count then return {claimed, false, now} end
     end
   end
   if #ids < 2 * window then break end
   offset = offset + window
 end
-local next_due = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-return {claimed, next_due[2] or false}
+local next_due = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+return {claimed, next_due[2] or false, now}

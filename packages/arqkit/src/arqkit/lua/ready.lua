@@ -1,11 +1,11 @@
--- KEYS: queue, paused flag. ARGV: now (ms), offset, count, in-progress key prefix.
+-- KEYS: queue, paused flag. ARGV: the caller's now (ms; unused: queue_head.lua reads Redis's clock), offset, count, in-progress key prefix.
 -- Returns {ids due now and not in progress (at most count), score of the next future job or false}.
 -- include: queue_head.lua
 local ready = {}
 local offset = tonumber(ARGV[2])
 local count = tonumber(ARGV[3])
 for _ = 1, 4 do  -- look past a bounded number of running jobs at the head of the queue
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', offset, count)
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', offset, count)
   for _, id in ipairs(ids) do
     if redis.call('EXISTS', ARGV[4] .. id) == 0 then
       table.insert(ready, id)
@@ -15,5 +15,5 @@ for _ = 1, 4 do  -- look past a bounded number of running jobs at the head of th
   if #ids < count then break end
   offset = offset + count
 end
-local next_due = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local next_due = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 return {ready, next_due[2] or false}

@@ -90,7 +90,10 @@ FORBIDDEN: Responses = {403: _error("A write authenticated by the session cookie
 ADMIN: Responses = UNAUTHORIZED | RATE_LIMITED | UNAVAILABLE  # 429: too many wrong tokens from one address
 ADMIN_WRITE: Responses = FORBIDDEN  # a cookie-authenticated write from another origin
 READINESS: Responses = {
-    200: {"model": Readiness, "description": "Ready."},
+    200: {
+        "model": Readiness,
+        "description": "Ready; `warnings` names queues whose jobs wait with no worker.",
+    },
     503: {"model": Readiness, "description": "Not ready: Redis is unreachable or no worker is alive."},
 }
 

@@ -263,7 +263,15 @@ function pauseCells(queue) {
       .catch((error) => window.alert(error.message));
   });
   action.append(button);
-  return [cell(queue.paused ? "paused" : "running", queue.paused ? "state error" : "state"), action];
+  return [stateCell(queue), action];
+}
+
+// Jobs waiting with no live worker is a problem whether or not the queue is paused: say it first.
+function stateCell(queue) {
+  const state = queue.unserved ? "no worker: jobs wait" : queue.paused ? "paused" : "running";
+  const td = cell(state, queue.unserved || queue.paused ? "state error" : "state");
+  if (queue.unserved) td.title = `${queue.queued} job(s) wait and no live worker serves ${queue.name}`;
+  return td;
 }
 
 function discardButton(letter) {
