@@ -262,7 +262,7 @@ def _drain(client: redis.Redis, redis_url: str, timeout: float) -> tuple[int, in
 
 def _runs(client: redis.Redis) -> int:
     """Runs of the no-op job so far, from the workers' flushed counter (a retry would count too)."""
-    raw = client.hget(keys.METRICS, '["jobs_started","bench_noop"]')
+    raw = client.hget(keys.METRICS, '["jobs_started","bench_noop","default"]')  # function, queue
     return int(raw or 0)  # type: ignore[arg-type]  # redis-py's sync/async union
 
 

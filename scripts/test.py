@@ -20,7 +20,7 @@ import _bootstrap
 
 # Test processes for a whole run: they mostly wait on Redis and child processes, so more than the cores.
 XDIST_WORKERS = "4"
-# The dashboard's browser tests (tests/api/test_dashboard*_browser.py) drive Debian's Chromium through
+# The dashboard's browser tests (packages/arqkit/tests/web/test_*_browser.py) drive Debian's Chromium through
 # playwright, which never downloads a browser of its own.
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_TESTS = "test_*_browser.py"

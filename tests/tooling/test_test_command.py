@@ -94,8 +94,9 @@ def test_a_folder_runs_in_parallel_and_your_own_n_wins(test_command: ModuleType)
         ((), True),
         (("tests/jobs",), False),
         ((ONE_FILE,), False),
-        (("tests/api",), True),
-        (("tests/api/test_dashboard_browser.py::test_x",), True),
+        (("tests/api",), False),
+        (("packages/arqkit/tests/web",), True),
+        (("packages/arqkit/tests/web/test_dashboard_browser.py::test_x",), True),
     ],
 )
 def test_chromium_is_installed_only_for_a_run_with_browser_tests(
