@@ -43,7 +43,7 @@ MECHANISM = """\
 
 - **One round trip per enqueue** (`arqkit/internals/enqueue.py`): a Lua script does arq's EXISTS check
   on the job and result keys and writes arq's job key (same payload, same TTL) and queue entry (same
-  score) atomically, then pushes a wake-up token. `tests/core/internals/test_enqueue.py` pins it against
+  score) atomically, then pushes a wake-up token. arqkit's `tests/internals/test_enqueue.py` pins it against
   arq itself: a stock arq worker runs what it writes, arq's `Job` reads it, and each dedup case (fresh,
   queued, deferred, running, in-progress key only, result kept, after result expiry, after `_expires`)
   gives `enqueue_job`'s answer. Enqueues made in the same event-loop turn leave as one pipeline
@@ -76,7 +76,7 @@ MECHANISM = """\
   deferred by another worker) are still found, within `WORKER_IDLE_WAIT_SECONDS` or at their due
   time; an abort of a running job on an otherwise idle worker takes up to that long. The wake-up
   relies on arq calling `pool.zrangebyscore(queue, min=-inf, start=, num=, max=now)` in its poll
-  (arq 0.28, pinned; `tests/core/internals/test_wakeup.py` fails if that stops working).
+  (arq 0.28, pinned; arqkit's `tests/internals/test_wakeup.py` fails if that stops working).
 """
 
 GAP_BACKGROUND = """\

@@ -25,14 +25,32 @@ from pathlib import Path
 
 import httpx
 import pytest
-from arqkit import JobQueue
 from arqkit.redis_server import free_port
+from arqkit.testing import JobKit, settings_env
 
 from jobs.reports import generate_report
 from settings import Settings
-from tests.support import BIN, ROOT, _wait_until_serving, settings_env
+from tests.support import PROCESS_START_SECONDS, ROOT
 
 OPEN_FILES = 256  # the API's file limit in the flood test (hard too: it cannot lift it)
+
+
+BIN = Path(sys.executable).parent
+
+
+def _wait_until_serving(
+    url: str, process: subprocess.Popen[bytes], timeout: float = PROCESS_START_SECONDS
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{url} exited with {process.returncode} before serving")
+        try:
+            httpx.get(url + "/healthz", timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not start serving within {timeout} s")
 
 
 def shipped_flags() -> list[str]:
@@ -232,9 +250,9 @@ def test_a_flood_from_one_address_leaves_other_addresses_served(settings: Settin
 
 @pytest.mark.parametrize("shape", ["long poll", "event stream"])
 async def test_long_polls_and_streams_are_capped_per_process_at_admission(
-    shape: str, settings: Settings, tmp_path: Path, job_queue: JobQueue
+    shape: str, settings: Settings, tmp_path: Path, job_kit: JobKit
 ) -> None:
-    job = await job_queue.enqueue(generate_report, user_id=1, month="2026-01")  # no worker: stays queued
+    job = await job_kit.queue.enqueue(generate_report, user_id=1, month="2026-01")  # no worker: stays queued
     env = {"JOB_WAIT_MAX_POLLS": "5", "JOB_EVENTS_MAX_STREAMS": "5", "JOB_EVENTS_MAX_SECONDS": "2"}
     path = f"/jobs/{job.job_id}" + ("?wait=2" if shape == "long poll" else "/events")
     with shipped_api(settings, tmp_path / "api.log", env=env) as (url, _):
@@ -316,9 +334,9 @@ async def long_polls_then_victim(
 
 @pytest.mark.latency
 async def test_a_crowd_of_long_polls_leaves_other_clients_served(
-    settings: Settings, tmp_path: Path, job_queue: JobQueue
+    settings: Settings, tmp_path: Path, job_kit: JobKit
 ) -> None:
-    job = await job_queue.enqueue(generate_report, user_id=1, month="2026-02")  # no worker: stays queued
+    job = await job_kit.queue.enqueue(generate_report, user_id=1, month="2026-02")  # no worker: stays queued
     env = {"HTTP_MAX_CONNECTIONS_PER_ADDRESS": "0"}  # the long-poll cap alone: 300 at once, 200 admitted
     with shipped_api(settings, tmp_path / "api.log", env=env) as (url, _):
         seen = await long_polls_then_victim(url, job.job_id, per_address=100)

@@ -40,7 +40,7 @@ def test_with_no_arguments_it_checks_the_whole_tree_and_runs_the_suite_in_parall
 ) -> None:
     steps = _steps(test_command)
 
-    assert list(steps)[:4] == ["ruff check", "ruff format --check", "mypy", "pytest"]
+    assert list(steps)[:5] == ["ruff check", "ruff format --check", "mypy", "packages/arqkit: mypy", "pytest"]
     assert steps["ruff check"][-1] == "."
     assert steps["pytest"][-4:] == ["-n", test_command.XDIST_WORKERS, "-m", "not latency"]
 
@@ -48,11 +48,19 @@ def test_with_no_arguments_it_checks_the_whole_tree_and_runs_the_suite_in_parall
 def test_the_tests_that_time_themselves_run_alone_after_the_others(test_command: ModuleType) -> None:
     """A wall-clock bound ("503 within 2 s") measures the machine too: not beside three other processes."""
     names = [name for name, _ in test_command.steps([])]
-    latency = dict(test_command.steps([]))[names[-1]]
+    for tree in ("", test_command.IN_PACKAGE):  # the service's tests, then the package's
+        parallel = names.index(tree + "pytest")
+        latency = dict(test_command.steps([]))[names[parallel + 1]]
 
-    assert names[-2] == "pytest"  # after the parallel run
-    assert latency[-2:] == ["-m", "latency"]
-    assert "-n" not in latency
+        assert latency[-2:] == ["-m", "latency"]  # right after the parallel run
+        assert "-n" not in latency
+
+
+def test_a_path_inside_the_package_runs_in_the_packages_own_pytest(test_command: ModuleType) -> None:
+    steps = _steps(test_command, "packages/arqkit/tests/test_cli.py::test_x")
+
+    assert steps[test_command.IN_PACKAGE + "pytest"][-1] == "tests/test_cli.py::test_x"
+    assert "pytest" not in steps
 
 
 def test_options_alone_still_mean_the_whole_tree(test_command: ModuleType) -> None:
@@ -86,8 +94,9 @@ def test_a_folder_runs_in_parallel_and_your_own_n_wins(test_command: ModuleType)
         ((), True),
         (("tests/jobs",), False),
         ((ONE_FILE,), False),
-        (("tests/api",), True),
-        (("tests/api/test_dashboard_browser.py::test_x",), True),
+        (("tests/api",), False),
+        (("packages/arqkit/tests/web",), True),
+        (("packages/arqkit/tests/web/test_dashboard_browser.py::test_x",), True),
     ],
 )
 def test_chromium_is_installed_only_for_a_run_with_browser_tests(

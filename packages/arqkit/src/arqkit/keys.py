@@ -2,7 +2,7 @@
 A service spells its own keys in a module of its own, under a prefix of its own (the template: `app:`).
 
 arq's names are spelled here as arq 0.28 spells them in `arq.constants`;
-`tests/core/internals/test_arq_contract.py` pins each against arq, so an upgrade that moves one fails
+`tests/internals/test_arq_contract.py` pins each against arq, so an upgrade that moves one fails
 there, not in production.
 """
 

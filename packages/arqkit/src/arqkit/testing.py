@@ -8,9 +8,8 @@ arguments and writes the same bytes a producer writes; then a real arq worker, b
 policy, stores its result and notes a final failure as a dead letter. What a test reads back is what
 `GET /jobs/{id}` and the admin view read. Only cron ticks are not simulated: run a cron job with `run`.
 
-In your `tests/conftest.py`:
-
-    pytest_plugins = ["arqkit.testing"]
+In your pyproject.toml, `[tool.pytest.ini_options] addopts = "-p arqkit.testing"` (loaded before your
+conftest.py imports anything of the kit's, so pytest rewrites its asserts), and in `tests/conftest.py`:
 
     @pytest.fixture
     def job_registry() -> Registry:
@@ -22,17 +21,29 @@ In your `tests/conftest.py`:
 
 then `async def test_x(job_kit: JobKit)`. The plugin starts a throwaway redis-server (`redis_server`)
 and empties it before each test; override `job_settings` to add your own settings (keep its Redis).
+
+For end-to-end tests: `WorkerProcess` runs `arq <your WorkerSettings>` as a real child process with
+your settings, `wait_for` polls a condition, `wait_for_status` polls `GET /jobs/{id}`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from pathlib import Path
+from typing import Any, ParamSpec, Self, TypeVar
 
+import httpx
 import pytest
 import pytest_asyncio
+from pydantic import SecretStr
 
 from arqkit import keys, priorities
 from arqkit.admin import QueueAdmin
@@ -51,6 +62,7 @@ from arqkit.status import JobError, Status
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 # An idle in-process worker looks at its queue this often, so a drain ends soon after the last job.
 KIT_IDLE_WAIT_SECONDS = 0.05
@@ -165,15 +177,25 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
 
 
+S = TypeVar("S", bound=QueueSettings)
+
+
+def settings_for_tests(settings_class: type[S], redis_server: RedisServer, **fields: Any) -> S:
+    """Your settings for tests: environment `test`, the tests' own Redis, retries within a test's patience;
+    `fields` on top."""
+    defaults: dict[str, Any] = {
+        "environment": "test",
+        "redis_url": redis_server.url,
+        "retry_base_delay_seconds": 0.05,
+        "retry_max_delay_seconds": 0.2,
+    }
+    return settings_class(**{**defaults, **fields})
+
+
 @pytest.fixture
 def job_settings(redis_server: RedisServer) -> QueueSettings:
-    """The settings the kit's worker runs with: override it to add yours, keeping `redis_url`."""
-    return QueueSettings(
-        environment="test",
-        redis_url=redis_server.url,
-        retry_base_delay_seconds=0.05,
-        retry_max_delay_seconds=0.2,
-    )
+    """The settings the kit's worker runs with: override it to return yours (`settings_for_tests`)."""
+    return settings_for_tests(QueueSettings, redis_server)
 
 
 @pytest.fixture
@@ -197,3 +219,106 @@ async def job_kit(
     await kit.reset()
     yield kit
     await kit.aclose()
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]],
+    timeout: float = 10.0,  # noqa: ASYNC109 (a deadline of its own, named as every test spells it)
+    interval: float = 0.02,
+    what: str = "condition",
+) -> T:
+    """Poll `probe` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+async def wait_for_status(
+    client: httpx.AsyncClient,
+    job_id: str,
+    statuses: set[str],
+    timeout: float = 10.0,  # noqa: ASYNC109 (as wait_for's)
+) -> dict[str, Any]:
+    """`GET /jobs/{job_id}` until its status is one of `statuses`; the last answer."""
+
+    async def probe() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/jobs/{job_id}")).json()
+        return body if body.get("status") in statuses else None
+
+    return await wait_for(probe, timeout, what=f"job {job_id} to reach {statuses}")
+
+
+def settings_env(settings: QueueSettings) -> dict[str, str]:
+    """This process's environment, with every field of `settings` set as a child process reads it."""
+    fields = {name.upper() for name in type(settings).model_fields}
+    env = {k: v for k, v in os.environ.items() if k.upper() not in fields}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):  # dumped as "**********"
+            value = secret.get_secret_value()
+        env[name.upper()] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+class WorkerProcess:
+    """`arq <target>` (e.g. `jobs.WorkerSettings`) as a real child process run from `cwd`, with `settings`
+    in its environment, logging JSON to `log_path`."""
+
+    def __init__(
+        self,
+        settings: QueueSettings,
+        log_path: Path,
+        target: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.target = target
+        self.env = env or {}
+        self.cwd = cwd or Path.cwd()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Self:
+        env = {**settings_env(self.settings), "LOG_FORMAT": "json", **self.env}
+        arq = Path(sys.executable).parent / "arq"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(arq), self.target], cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def log_text(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, as a deploy stops a worker; SIGKILL if it has not exited after `timeout` seconds."""
+        if self.process is None:
+            return None
+        self.signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()

@@ -1,7 +1,7 @@
 """The one door to arq and redis-py: the only package of the template that imports arq, and the only
 code that relies on behaviour of arq or redis-py that is not their documented API.
 
-Each module names the internal it relies on, and `tests/core/internals/` pins each one, so an upgrade
+Each module names the internal it relies on, and `tests/internals/` pins each one, so an upgrade
 of either library fails there first (docs/arq-gaps.md lists them all):
 
 | module | relies on |

@@ -26,7 +26,7 @@ What keeps this as safe as arq's own claim:
   not renew it, the finish was being retried) and whose job another worker claimed since never deletes
   that worker's claim, the job or its queue entry under it, nor puts a job finished elsewhere back in the
   queue; the other run finishes the job (at least once).
-`tests/core/internals/test_batch_claim.py` pins arq's command sequence this answers.
+`tests/internals/test_batch_claim.py` pins arq's command sequence this answers.
 """
 
 from __future__ import annotations

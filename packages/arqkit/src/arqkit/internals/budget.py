@@ -6,7 +6,7 @@ connect holds up every other caller), and each write and read on a connection. W
 behind other callers' checkouts of live connections is not Redis's silence and is not counted.
 
 redis-py builds every new connection from `ConnectionPool.connection_class` and takes them through
-`get_connection` (both pinned in tests/core/internals/test_arq_contract.py); this pool wraps both, keeping
+`get_connection` (both pinned in tests/internals/test_arq_contract.py); this pool wraps both, keeping
 whichever connection class the URL chose (TCP, TLS, unix socket, or a sentinel-managed one, whose
 connect asks the sentinels first).
 """

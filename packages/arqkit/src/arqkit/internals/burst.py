@@ -4,7 +4,7 @@ It relies on arq's `Worker(burst=True)`: `main()` returns once the queue's sorte
 jobs it started are done. A retried job waits in that set with a later score, so a burst also runs
 retries. `close()` runs `on_shutdown`, which writes the dead letters this worker noted. With
 `handle_signals=False` the worker leaves the test process's signal handlers alone.
-`tests/core/internals/test_burst.py` pins each of these.
+`tests/internals/test_burst.py` pins each of these.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ functions: 610 s here) and never refreshes it, so a SIGKILLed worker's job waits
 The renewal runs in a thread of its own (claim_keeper.py), not on the event loop a job may block, and
 stops at each job's deadline (`RunningJobs`): its timeout plus `CLAIM_GRACE_SECONDS` from its start.
 
-`tests/core/internals/test_claims.py` pins the key names and arq's claim TTL these rely on.
+`tests/internals/test_claims.py` pins the key names and arq's claim TTL these rely on.
 """
 
 from __future__ import annotations

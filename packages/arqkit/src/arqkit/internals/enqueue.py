@@ -8,7 +8,7 @@ arq's: an id whose job key or result key exists is not enqueued again (`None`, a
 It also pushes a wake-up token for the queue (see `wakeup.py`), so an idle worker starts the job at
 once instead of at its next poll. Given an `Admission` (a producer's rate limit), the same call decides
 it first and writes nothing when it refuses: a rate-limited enqueue is still one round trip.
-`tests/core/internals/test_enqueue.py` pins all of this against arq itself.
+`tests/internals/test_enqueue.py` pins all of this against arq itself.
 
 With `min_replicas` (REDIS_MIN_REPLICAS), the batch's pipeline ends with `WAIT min_replicas timeout`: on
 the same connection, so it covers these writes (and, replication being one stream, every write made

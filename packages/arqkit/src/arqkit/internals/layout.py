@@ -45,7 +45,7 @@ def aborted_result(job_id: str, job: JobDef, queue_name: str) -> bytes:
     """An arq result that says "cancelled before it started", so the status reads `aborted`.
 
     `serialize_result` takes twelve positional arguments; their order is pinned by
-    `tests/core/internals/test_layout.py`.
+    `tests/internals/test_layout.py`.
     """
     now_ms = int(time.time() * 1000)
     data = _serialize_result(

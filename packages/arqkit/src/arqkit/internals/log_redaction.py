@@ -3,7 +3,7 @@
 arq logs each start as `→ <id>:<function>(<arguments>)` and each success as `← <id>:<function> ● <result>`
 at INFO, so an email address passed to a job lands in every log store the lines reach. This filter, on
 the log handler, blanks those two fields unless `LOG_JOB_ARGUMENTS=true`. It relies on arq's format
-strings for those lines (`Worker.run_job`), pinned in tests/core/internals/test_arq_contract.py.
+strings for those lines (`Worker.run_job`), pinned in tests/internals/test_arq_contract.py.
 
 Those two lines say what the `@job` wrapper's one line per try says (`job complete`, with `job_id`,
 `function`, `try`, `duration_s`): `OnlyAtDebug` drops them unless `LOG_LEVEL=DEBUG`, so a job costs one

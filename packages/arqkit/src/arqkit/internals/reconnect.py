@@ -26,7 +26,7 @@ its writes, `#!lua`, is refused before it starts), so its retry runs it once. An
 bug, raised at once.
 
 A retried MULTI/EXEC whose reply was lost may have run: arq's are idempotent except its try counter,
-which can then count one try too many. `tests/core/internals/test_reconnect.py` pins how arq runs its
+which can then count one try too many. `tests/internals/test_reconnect.py` pins how arq runs its
 main loop, the one fact the stop relies on.
 """
 

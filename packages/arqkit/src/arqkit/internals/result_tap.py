@@ -17,7 +17,7 @@ failed stays noted and is written by the worker's flush task (`hooks.py`), as is
 `DEAD_LETTER_MAX`. Either way `jobs_dead_lettered_total` is counted in the transaction that writes the
 letter, and the flush takes a letter out of the notes before it writes it: a finish that stores the
 job's result meanwhile cannot write (and count) it a second time.
-`tests/core/internals/test_result_tap.py` pins arq's result fields and writes.
+`tests/internals/test_result_tap.py` pins arq's result fields and writes.
 """
 
 from __future__ import annotations

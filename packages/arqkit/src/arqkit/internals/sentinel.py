@@ -10,7 +10,7 @@ to a former primary), and drops a connection to any other node when it is given 
 
 A write to a demoted primary answers READONLY: redis-py's sentinel-managed connection turns that into a
 `ConnectionError` and disconnects, so the retries that ride out an outage reconnect, to the new primary
-(tests/core/internals/test_sentinel_pool.py).
+(tests/internals/test_sentinel_pool.py).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ dead letters ride inside them) joins the others made in the same loop turn: one 
 `MULTI ... EXEC MULTI ... EXEC ...`, each reply parsed by redis-py's own code, as its pipeline would.
 Each transaction stays atomic and gets its own answer or error; a lost connection retries those not yet
 answered (reconnect.py's rules: while the worker runs, for as long as Redis is away).
-`tests/core/internals/test_transactions.py` pins redis-py's `_execute_transaction` this relies on.
+`tests/internals/test_transactions.py` pins redis-py's `_execute_transaction` this relies on.
 """
 
 from __future__ import annotations

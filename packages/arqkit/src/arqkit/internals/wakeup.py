@@ -16,7 +16,7 @@ queue read this way:
    least every `idle_wait_seconds`. A resume pushes tokens too, so a paused queue's jobs start at once.
 
 Jobs enqueued without a token (arq's own `enqueue_job`, cron) are still picked up, within
-`idle_wait_seconds` or at their due time. `tests/core/internals/test_wakeup.py` pins the arq call this
+`idle_wait_seconds` or at their due time. `tests/internals/test_wakeup.py` pins the arq call this
 relies on.
 """
 

@@ -53,12 +53,17 @@ def claim_policy(settings: QueueSettings) -> ClaimPolicy:
     )
 
 
+async def _no_jobs_yet(ctx: dict[str, Any]) -> None:
+    """Never enqueued (not in any registry): arq refuses to start a worker without a function, and a
+    service whose registry is still empty runs its workers all the same."""
+
+
 def build_worker_settings(
     settings: QueueSettings,
     registry: Registry,
     priority: Priority = "default",
     lifespan: WorkerLifespan[Any, Any] | None = None,
-) -> type:
+) -> type[Any]:
     """A worker for one priority's queue: it can run every job; cron fires on the default queue only.
     `lifespan(settings)` is opened at the worker's start: what it yields is each job's `ctx.resources`."""
     own = priorities.settings_for(settings, priority)
@@ -72,7 +77,7 @@ def build_worker_settings(
     pool.running.bound_seconds = longest + own.claim_grace_seconds
     cron_jobs = [arq_cron(d, own) for d in registry.scheduled()] if priority == "default" else []
     attrs: dict[str, Any] = {
-        "functions": [arq_function(definition, own) for definition in registry],
+        "functions": [arq_function(definition, own) for definition in registry] or [_no_jobs_yet],
         "cron_jobs": cron_jobs,
         "timezone": dt.UTC,  # a schedule's wall clock is UTC unless its Cron names a zone
         "queue_name": own.queue_name,

@@ -166,7 +166,7 @@ def RateLimitedQueue(name: LimitName) -> DependsParam:
 
 def undeclared_limits(app: FastAPI, limiter: ApiRateLimiter) -> list[str]:
     """`METHOD path uses 'name'` for each route whose rate limit the app did not declare (the test of
-    this is tests/api/test_rate_limit.py's, which fails if FastAPI stops exposing routes this way)."""
+    this is tests/web/test_rate_limit.py's, which fails if FastAPI stops exposing routes this way)."""
     return [
         f"{','.join(sorted(route.methods or ()))} {route.path} uses {name!r}"
         for route in api_routes(app.routes)

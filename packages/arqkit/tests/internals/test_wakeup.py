@@ -1,0 +1,95 @@
+"""An idle worker waits for a wake-up, not a timer (arqkit/internals/wakeup.py), and still misses nothing.
+
+Each test gives the worker an idle wait of a minute: a job that completes well within that was started
+by the wake-up (or by its due time), never by the fallback poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+import redis.asyncio
+from arq.connections import ArqRedis
+
+from arqkit import keys
+from arqkit.internals.enqueue import Enqueuer
+from arqkit.internals.wakeup import WakeableRedis
+from tests.service.settings import Settings
+from tests.support import WorkerProcess, wait_for
+
+LONG_IDLE_WAIT = 60.0
+
+
+@pytest.fixture
+async def idle_worker(
+    settings: Settings, start_worker: Callable[..., WorkerProcess], redis_client: redis.asyncio.Redis
+) -> WorkerProcess:
+    """A worker that waits up to a minute between reads when idle, already blocked in that wait."""
+    process = start_worker(worker_settings=settings.model_copy(update={"worker_idle_wait_seconds": 60}))
+
+    async def blocked() -> bool:
+        return any(client.get("cmd") == "blpop" for client in await redis_client.client_list())
+
+    await wait_for(blocked, timeout=20, what="the worker to wait for a wake-up")
+    return process
+
+
+async def _completed(pool: ArqRedis, job_id: str) -> None:
+    """A cron function keeps no result: finished is when arq has deleted the job key."""
+
+    async def finished() -> bool:
+        return not await pool.exists(keys.job(job_id))
+
+    await wait_for(finished, timeout=15, what=f"{job_id} to finish")
+
+
+async def test_an_idle_worker_starts_a_new_job_when_woken(
+    idle_worker: WorkerProcess, pool: ArqRedis, enqueuer: Enqueuer
+) -> None:
+    await enqueuer.enqueue_job("hourly_tick", _job_id="woken")
+
+    await _completed(pool, "woken")
+
+
+async def test_an_idle_worker_runs_a_deferred_job_when_it_is_due(
+    idle_worker: WorkerProcess, pool: ArqRedis, enqueuer: Enqueuer
+) -> None:
+    await enqueuer.enqueue_job("hourly_tick", _job_id="due-soon", _defer_by=timedelta(seconds=1))
+
+    await _completed(pool, "due-soon")
+
+
+async def test_a_job_enqueued_without_a_token_is_read_after_the_idle_wait(
+    settings: Settings, start_worker: Callable[..., WorkerProcess], pool: ArqRedis
+) -> None:
+    start_worker(worker_settings=settings.model_copy(update={"worker_idle_wait_seconds": 0.2}))
+
+    await pool.enqueue_job("hourly_tick", _job_id="no-token")
+
+    await _completed(pool, "no-token")
+
+
+async def test_the_queue_read_skips_jobs_that_are_running(settings: Settings, pool: ArqRedis) -> None:
+    await pool.enqueue_job("hourly_tick", _job_id="running")
+    await pool.enqueue_job("hourly_tick", _job_id="waiting")
+    await pool.set(keys.in_progress("running"), b"1")
+    reader = WakeableRedis(pool.connection_pool, default_queue_name=settings.queue_name)
+
+    ids = await reader.zrangebyscore(settings.queue_name, min=float("-inf"), max=2**52, start=0, num=10)
+
+    assert ids == [b"waiting"]
+
+
+async def test_the_queue_read_finds_nothing_while_the_queue_is_paused(
+    settings: Settings, pool: ArqRedis
+) -> None:
+    await pool.enqueue_job("hourly_tick", _job_id="waiting")
+    await pool.set(keys.paused(settings.queue_name), b"1")
+    reader = WakeableRedis(pool.connection_pool, default_queue_name=settings.queue_name)
+    reader.idle_wait_seconds = 0.05
+
+    ids = await reader.zrangebyscore(settings.queue_name, min=float("-inf"), max=2**52, start=0, num=10)
+
+    assert ids == []

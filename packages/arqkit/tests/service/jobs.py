@@ -1,0 +1,66 @@
+"""The fixture service's jobs, one per behaviour the package's tests lean on: a downstream HTTP call under
+a throttle, a long job with progress and a concurrency slot, an idempotent side effect, two cron jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import orjson
+
+from arqkit import Cron, concurrency_slot, count_dead_letters, job, rate_of, report_progress, throttle
+from tests.service import keys
+from tests.service.context import Ctx
+
+
+@job(max_tries=8)
+async def notify(ctx: Ctx, email: str, name: str) -> dict[str, str]:
+    """POST to the sink under the service-wide throttle; a 5xx or 429 is retried, another 4xx is final."""
+    await throttle(ctx, "notify", rate_of(ctx.settings.notify_rate_limit))
+    response = await ctx.resources.http.post(
+        ctx.settings.sink_url,
+        json={"to": email, "subject": f"Hello {name}", "body": "..."},
+        headers={"Idempotency-Key": ctx.job_id},
+    )
+    response.raise_for_status()
+    return {"provider_id": str(response.json().get("id", ""))}
+
+
+@job(max_tries=3, timeout_seconds=600)
+async def long_task(ctx: Ctx, owner: int, label: str) -> dict[str, str | int]:
+    """`long_steps` steps, reporting progress after each, holding one of `long_max_concurrency` slots."""
+    settings = ctx.settings
+    async with concurrency_slot(ctx, "long_task", settings.long_max_concurrency):
+        for step in range(settings.long_steps):
+            await asyncio.sleep(settings.long_step_seconds)
+            await report_progress(ctx, (step + 1) / settings.long_steps)
+    return {"url": f"/out/{owner}/{label}", "rows": settings.long_steps * 100}
+
+
+@job(max_tries=5)
+async def charge(ctx: Ctx, charge_id: str, amount_cents: int, currency: str) -> dict[str, object]:
+    """At most once per `charge_id`, however often it runs: the record is claimed with SET NX first."""
+    record = {
+        "charge_id": charge_id,
+        "amount_cents": amount_cents,
+        "currency": currency,
+        "job_id": ctx.job_id,
+    }
+    record["charged_at"] = time.time()
+    if await ctx.redis.set(keys.charge(charge_id), orjson.dumps(record), nx=True, ex=86_400):
+        return {"charge": record, "already_charged": False}
+    existing = orjson.loads(await ctx.redis.get(keys.charge(charge_id)))
+    return {"charge": existing, "already_charged": True}
+
+
+@job(max_tries=3, cron=Cron(hour=7, minute=0))
+async def daily_tick(ctx: Ctx) -> dict[str, object]:
+    day = dt.datetime.now(dt.UTC).date().isoformat()
+    first = await ctx.redis.set(keys.daily(day), "1", nx=True, ex=86_400)
+    return {"day": day, "first": bool(first)}
+
+
+@job(max_tries=1, cron=Cron(minute=0))
+async def hourly_tick(ctx: Ctx) -> dict[str, int]:
+    return {"dead_letters": await count_dead_letters(ctx.redis)}
