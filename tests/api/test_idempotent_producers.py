@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-import redis.asyncio
 from arqkit import lua
+from arqkit.testing import JobKit
 
 from api.main import create_app
 from settings import Settings
@@ -28,14 +28,14 @@ async def _api(settings: Settings, budget_seconds: float) -> AsyncIterator[httpx
 
 
 async def test_a_503_after_the_write_then_a_retry_with_the_same_key_yields_exactly_one_job(
-    settings: Settings, redis_client: redis.asyncio.Redis
+    settings: Settings, job_kit: JobKit
 ) -> None:
     """The job is written, the reply comes too late for the request's budget: a 503. Here the late reply
     is REDIS_MIN_REPLICAS' WAIT (no replica answers) outlasting the budget, a setting the service would
     refuse, so the timing is certain; under load it is a slow reply (the issue's 5 ms budget)."""
     late_reply = {"redis_min_replicas": 1, "redis_min_replicas_timeout_seconds": 2.0}
     key = {"Idempotency-Key": "signup-ada-1"}
-    await redis_client.script_load(lua.source("enqueue"))  # as on any Redis that has taken an enqueue
+    await job_kit.queue.redis.script_load(lua.source("enqueue"))  # as on any Redis that has taken an enqueue
     async with _api(settings.model_copy(update=late_reply), 0.2) as slow:
         refused = await slow.post("/signup", json=SIGNUP, headers=key)
     async with _api(settings, 1.0) as api:
@@ -45,11 +45,11 @@ async def test_a_503_after_the_write_then_a_retry_with_the_same_key_yields_exact
     assert "may have been accepted" in refused.json()["detail"]
     assert "Idempotency-Key" in refused.json()["detail"]
     assert retried.status_code == 202
-    assert await redis_client.zrange(settings.queue_name, 0, -1) == [retried.json()["job_id"].encode()]
+    assert await job_kit.queue.redis.zrange(settings.queue_name, 0, -1) == [retried.json()["job_id"].encode()]
 
 
 async def test_every_signup_retried_with_its_key_after_budget_503s_is_exactly_one_job(
-    settings: Settings, redis_client: redis.asyncio.Redis
+    settings: Settings, job_kit: JobKit
 ) -> None:
     """The issue's run: a 5 ms budget under a burst; each 503 retried with its key until accepted."""
     count = 200
@@ -70,7 +70,7 @@ async def test_every_signup_retried_with_its_key_after_budget_503s_is_exactly_on
             assert retried.status_code == 202
             accepted[n] = retried.json()["job_id"]
 
-    queued = {raw.decode() for raw in await redis_client.zrange(settings.queue_name, 0, -1)}
+    queued = {raw.decode() for raw in await job_kit.queue.redis.zrange(settings.queue_name, 0, -1)}
     assert len(accepted) == count
     assert queued == set(accepted.values())  # one job per key: no 503 left a second one behind
 

@@ -24,6 +24,8 @@ EXAMPLES = [
     "tests/jobs/test_end_to_end.py",
     "tests/jobs/test_thumbnails.py",
     "tests/api/test_producers.py",
+    "tests/api/test_idempotent_producers.py",  # the example routes' Idempotency-Key
+    "tests/e2e/test_connection_limits.py",  # the shipped server's limits, measured on the example routes
     "tests/tooling/test_readme_example.py",  # the README's example is an example's test
     "tests/tooling/test_examples_deletable.py",  # this test, which would run itself again
     # The template's benchmark harness measures the example route (`POST /signup`) against other libraries:
