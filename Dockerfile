@@ -60,4 +60,10 @@ EXPOSE 8000
 
 # The worker: `arq jobs.WorkerSettings`. Both handle SIGTERM (exec form: the process is PID 1).
 # --no-proxy-headers: TRUSTED_PROXIES alone decides whose X-Forwarded-For the API believes.
-CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]
+# --http arqkit.web.server:HttpProtocol: header size, count and read-time limits, connections per address
+# and per process below the open-file limit (it raises the soft limit to the hard one itself);
+# --limit-concurrency: connections and requests per process (uvicorn counts open event streams and long
+# polls as requests: 2000 leaves room beside JOB_EVENTS_MAX_STREAMS, 1000, and JOB_WAIT_MAX_POLLS, 200);
+# --timeout-keep-alive: seconds an idle keep-alive connection stays open.
+CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", \
+     "--http", "arqkit.web.server:HttpProtocol", "--limit-concurrency", "2000", "--timeout-keep-alive", "5"]

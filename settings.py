@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from arqkit import QueueSettings
-from arqkit.settings import RATE_PATTERN
-from pydantic import Field
+from arqkit.settings import RATE_PATTERN, refuse_missing_urls_in_production
+from pydantic import Field, model_validator
 
 
 class Settings(QueueSettings):
@@ -24,6 +24,11 @@ class Settings(QueueSettings):
     report_max_concurrency: int = Field(2, gt=0)
     report_steps: int = Field(10, gt=0)
     report_step_seconds: float = Field(0.5, ge=0)
+
+    @model_validator(mode="after")
+    def _providers_are_set_in_production(self) -> Settings:
+        refuse_missing_urls_in_production(self, "email_api_url")
+        return self
 
 
 @lru_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 
+from arqkit import Registry
 from arqkit.web import QueueService
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -13,11 +14,12 @@ from jobs.registry import REGISTRY
 from settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, registry: Registry = REGISTRY) -> FastAPI:
+    """`registry`: the jobs the app may enqueue (the workers' list); a route naming another stops startup."""
     settings = settings or get_settings()
     service = QueueService(
         settings,
-        REGISTRY,
+        registry,
         # Each RateLimit(name) / RateLimitedQueue(name) of your routes, with its rate (per client).
         rate_limits={"signup": settings.rate_limit_signup, "producers": settings.rate_limit_producers},
     )

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import structlog
+from arqkit import Registry
 from arqkit.client import Enqueued
 from arqkit.serializer import META_KWARG
 from arqkit.web.deps import QueueDep
@@ -22,6 +23,7 @@ from api.main import create_app
 from api.schemas import SignupIn
 from bench.workers import bench_noop
 from jobs.email import send_welcome_email
+from jobs.registry import REGISTRY
 
 router = APIRouter(prefix="/bench")
 
@@ -62,5 +64,5 @@ async def bare() -> dict[str, bool]:
     return {"accepted": True}
 
 
-app = create_app()
+app = create_app(registry=Registry([*REGISTRY, bench_noop]))  # /noop enqueues the benchmark's job
 app.include_router(router)

@@ -262,8 +262,9 @@ def _drain(client: redis.Redis, redis_url: str, timeout: float) -> tuple[int, in
 
 def _runs(client: redis.Redis) -> int:
     """Runs of the no-op job so far, from the workers' flushed counter (a retry would count too)."""
-    raw = client.hget(keys.METRICS, '["jobs_started","bench_noop","default"]')  # function, queue
-    return int(raw or 0)  # type: ignore[arg-type]  # redis-py's sync/async union
+    counts: dict[bytes, bytes] = client.hgetall(keys.METRICS)  # type: ignore[assignment]  # sync/async union
+    prefix = b'["jobs_started","bench_noop"'  # whatever its queue label
+    return sum(int(count) for field, count in counts.items() if field.startswith(prefix))
 
 
 def report(args: argparse.Namespace, phases: list[Phase], notes: str, load_before: str) -> str:

@@ -17,7 +17,7 @@ import redis
 import redis.asyncio
 from arq.connections import ArqRedis
 from arq.jobs import deserialize_result
-from arqkit import keys
+from arqkit import Registry, keys
 from arqkit.client import JobQueue
 from arqkit.internals.connection import create_api_redis
 from arqkit.serializer import deserialize
@@ -73,7 +73,7 @@ def measure_idle_and_pickup(
 async def _pickups(redis_url: str, template_enqueue: bool, samples: int) -> list[float]:
     settings = Settings(redis_url=redis_url)
     pool = create_api_redis(settings)
-    queue = JobQueue(pool, settings, REGISTRY)
+    queue = JobQueue(pool, settings, Registry([*REGISTRY, bench_noop]))
     latencies = []
     try:
         for _ in range(samples):
@@ -129,7 +129,8 @@ def measure_throughput(redis_url: str, run: WorkerRun, jobs: int) -> float:
 async def _fill(redis_url: str, jobs: int) -> None:
     settings = Settings(redis_url=redis_url)
     pool = create_api_redis(settings)
-    later = JobQueue(pool, settings, REGISTRY).with_options(defer_by=timedelta(hours=1))
+    queue = JobQueue(pool, settings, Registry([*REGISTRY, bench_noop]))
+    later = queue.with_options(defer_by=timedelta(hours=1))
     try:
         for start in range(0, jobs, 200):
             await asyncio.gather(*(later.enqueue(bench_noop) for _ in range(min(200, jobs - start))))

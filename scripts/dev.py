@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 ROOT = _bootstrap.ROOT
 HOST = "127.0.0.1"
 API_PORT = 8000
+# The HTTP server's limits, as the Dockerfile's CMD sets them (arqkit/web/server.py).
+HTTP_LIMITS = [
+    "--http",
+    "arqkit.web.server:HttpProtocol",
+    "--limit-concurrency",
+    "2000",
+    "--timeout-keep-alive",
+    "5",
+]
 MAIL_SINK_PORT = 8025
 REDIS_PORT = 6379
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -199,6 +208,7 @@ def start_services(stack: DevStack, redis_url: str, options: Options) -> None:
     mail_sink = [sys.executable, "-m", "devtools.mailsink", *listen, str(options.mail_port)]
     stack.spawn("mail sink", mail_sink, env)
     api = [str(bin_dir / "uvicorn"), "api.main:app", "--no-proxy-headers", *listen, str(options.api_port)]
+    api += HTTP_LIMITS
     stack.spawn("api", api, env)  # --no-proxy-headers: TRUSTED_PROXIES alone decides whom to believe
     for name in WORKER_SETTINGS if options.workers else ():
         stack.spawn(f"arq jobs.{name}", [str(bin_dir / "arq"), f"jobs.{name}"], env)

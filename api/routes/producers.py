@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from arqkit import JobQueue
-from arqkit.web.deps import QueueDep
+from arqkit.web.deps import IdempotentQueue, QueueDep
 from arqkit.web.openapi import PRODUCER
 from arqkit.web.rate_limit import RateLimit, RateLimitedQueue
 from arqkit.web.schemas import Accepted, accepted
@@ -22,9 +22,10 @@ IdempotencyKey = Annotated[
     str, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
 ]
 PaymentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-# The queue, its enqueue rate-limited in the same Redis call: one round trip per request.
-SignupQueue = Annotated[JobQueue, RateLimitedQueue("signup")]
-ProducerQueue = Annotated[JobQueue, RateLimitedQueue("producers")]
+# The queue, its enqueue rate-limited in the same Redis call (one round trip per request); with an
+# optional Idempotency-Key, a retry answers with the job the first request wrote (two round trips).
+SignupQueue = Annotated[JobQueue, IdempotentQueue(RateLimitedQueue("signup"))]
+ProducerQueue = Annotated[JobQueue, IdempotentQueue(RateLimitedQueue("producers"))]
 
 
 @router.post("/signup", status_code=status.HTTP_202_ACCEPTED)

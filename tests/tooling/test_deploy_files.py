@@ -121,14 +121,17 @@ def test_compose_yaml_is_what_you_deploy_redis_the_api_and_a_worker_pool_per_que
 
 
 def test_compose_yaml_alone_runs_in_production_so_a_default_admin_token_is_refused() -> None:
-    assert _environment(_service("api"))["ENVIRONMENT"] == "${ENVIRONMENT:-production}"
+    """Fixed, never `${ENVIRONMENT:-...}`: compose fills that from `.env`, a copy of .env.example
+    (tests/tooling/test_compose_production.py runs the interpolation)."""
+    for name in ["api", *WORKERS]:
+        assert _environment(_service(name))["ENVIRONMENT"] == "production"
 
 
 def test_the_override_adds_the_mail_sink_and_development_for_docker_compose_up() -> None:
     assert "mailsink" in _override()["services"]
     for name in ["api", *WORKERS]:
         environment = _environment(_service(name, _override()))
-        assert environment["ENVIRONMENT"] == "${ENVIRONMENT:-development}"
+        assert environment["ENVIRONMENT"] == "development"
         assert urlsplit(environment["EMAIL_API_URL"].split(":-", 1)[1]).hostname == "mailsink"
 
 

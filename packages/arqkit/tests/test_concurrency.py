@@ -9,7 +9,7 @@ import httpx
 import pytest
 import redis.asyncio
 
-from arqkit import keys
+from arqkit import Registry, keys
 from arqkit.client import JobQueue
 from tests.service.registry import REGISTRY
 from tests.service.settings import Settings
@@ -26,7 +26,7 @@ def capped(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def queue(capped: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[JobQueue]:
-    queue = JobQueue.connect(capped, REGISTRY)
+    queue = JobQueue.connect(capped, Registry([*REGISTRY, capped_work]))
     yield queue
     await queue.aclose()
 

@@ -12,7 +12,7 @@ import redis.asyncio
 from arq.worker import Worker
 
 import tests.service.worker as service
-from arqkit import keys
+from arqkit import Registry, keys
 from arqkit.client import JobQueue
 from arqkit.priorities import Priority, all_queue_names, queue_name
 from tests.service.jobs import charge, long_task
@@ -26,7 +26,7 @@ BACKLOG = 500
 
 @pytest.fixture
 async def queue(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[JobQueue]:
-    queue = JobQueue.connect(settings, REGISTRY)
+    queue = JobQueue.connect(settings, Registry([*REGISTRY, bulk_work]))
     yield queue
     await queue.aclose()
 

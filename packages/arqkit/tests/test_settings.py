@@ -40,7 +40,7 @@ def test_production_with_a_weak_admin_token_refuses_to_start(token: str) -> None
 @pytest.mark.parametrize("token", ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b", "Xk3-vQ9_pLm2-Rt8zWy4_Hs6nB"])
 def test_production_with_a_strong_token_starts_and_logs_json(token: str) -> None:
     """`openssl rand -hex 32` (lower-case letters and digits) is strong enough."""
-    settings = Settings(environment="production", admin_token=token)
+    settings = Settings(environment="production", admin_token=token, job_id_secret=token[::-1])
 
     assert settings.effective_log_format == "json"
 

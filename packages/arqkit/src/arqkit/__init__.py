@@ -25,10 +25,12 @@ from arqkit.context import JobContext, SyncJobContext, WorkerLifespan
 from arqkit.dead_letters import count as count_dead_letters
 from arqkit.errors import (
     DeadLetterNotFound,
+    EnqueueUnconfirmed,
     IdempotencyKeyReused,
     JobAlreadyFinished,
     JobArgumentsInvalid,
     JobNotFound,
+    JobNotRegistered,
     QueueError,
     QueueUnavailable,
     RateLimited,
@@ -48,6 +50,7 @@ __all__ = [
     "Cron",
     "DeadLetterNotFound",
     "DuplicateJobName",
+    "EnqueueUnconfirmed",
     "Enqueued",
     "IdempotencyKeyReused",
     "JobAlreadyFinished",
@@ -55,6 +58,7 @@ __all__ = [
     "JobContext",
     "JobDefinition",
     "JobNotFound",
+    "JobNotRegistered",
     "JobPayloadInvalid",
     "JobQueue",
     "Outcome",

@@ -5,12 +5,22 @@ the CLI (`python -m jobs`) all go through it; none of them touches Redis itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
 
-from arqkit import dead_letters, failure_groups, metrics, overview, priorities, queue_control, throughput
+from arqkit import (
+    dead_letters,
+    failure_groups,
+    job_ids,
+    metrics,
+    overview,
+    priorities,
+    queue_control,
+    throughput,
+)
 from arqkit.client import Enqueued, JobQueue, Readiness
 from arqkit.dead_letters import DeadLetter, DeadLetterPage
 from arqkit.errors import DeadLetterNotFound, JobNotFound, QueueUnavailable, unavailable_on_redis_error
@@ -39,6 +49,28 @@ class JobDetail(BaseModel):
     status: JobStatus | None  # None once its result has expired (its dead letter may remain)
     failed_tries: list[dict[str, Any]]  # each failed try: type, message, traceback, try, at_ms
     dead_letter: DeadLetter | None
+
+
+@dataclass(frozen=True)
+class Replay:
+    job: Enqueued
+    replay_of: str
+    warning: str | None  # e.g. no live worker serves the letter's queue
+
+    @property
+    def job_id(self) -> str:  # as an `Enqueued`, which `replay` returned before
+        return self.job.job_id
+
+    @property
+    def status(self) -> str:
+        return self.job.status
+
+
+@dataclass(frozen=True)
+class ReplayBatch:
+    replayed: list[Replay]
+    remaining: int  # letters of the window still there (replay again with the same until_ms)
+    until_ms: int
 
 
 class MetricsSnapshot(BaseModel):
@@ -100,6 +132,11 @@ class QueueAdmin:
             raise JobNotFound(job_id)
         return JobDetail(job_id=job_id, status=status, failed_tries=failed_tries, dead_letter=letter)
 
+    async def abort(self, job_id: str) -> None:
+        """Any job, the service's own included (the public `DELETE /jobs/{id}` refuses cron ticks)."""
+        await self.queue.abort(job_id)
+        log.warning("job aborted by an operator", job_id=job_id)
+
     async def dead_letters(self, limit: int, cursor: str | None) -> DeadLetterPage:
         with unavailable_on_redis_error():
             return await dead_letters.page(self.redis, limit, cursor)
@@ -108,30 +145,56 @@ class QueueAdmin:
         with unavailable_on_redis_error():
             return await overview.dead_letters_since(self.redis, since_seconds, limit)
 
-    async def replay(self, job_id: str) -> Enqueued:
-        """Enqueue a dead letter again, on its own queue, as a new job whose meta `replay_of` links back."""
+    async def replay(self, job_id: str) -> Replay:
+        """Enqueue a dead letter again, on its own queue, as a new job whose meta `replay_of` links back.
+
+        At most once however many requests race: the new job's id is derived from the letter (its id and
+        failure time, keyed with JOB_ID_SECRET), and an enqueue of an id that exists writes nothing. So
+        concurrent replays, or a retry after a timeout, all answer the one job; the letter leaves the set
+        only once that job is written (a crash in between leaves it, and its replay finds the same job).
+        """
         with unavailable_on_redis_error():
             letter = await dead_letters.get(self.redis, job_id)
             if letter is None or not await dead_letters.contains(self.redis, job_id):
                 raise DeadLetterNotFound(job_id)
             queue_name = letter.queue or self.settings.queue_name
-            queued = await self.queue.enqueue_named(
+            new_id = f"replay-{job_ids.derive(self.settings, 'replay', job_id, str(letter.failed_at_ms))}"
+            queued = await self.queue.with_options(job_id=new_id).enqueue_named(
                 letter.function, letter.args, letter.keyword_args, queue_name, meta={"replay_of": job_id}
             )
             await dead_letters.remove(self.redis, job_id)
-        log.info("dead letter replayed", original_job_id=job_id, new_job_id=queued.job_id, queue=queue_name)
-        return queued
+            warning = await self._unserved_warning(queue_name)
+        if queued.created:
+            log.info(
+                "dead letter replayed", original_job_id=job_id, new_job_id=queued.job_id, queue=queue_name
+            )
+        return Replay(queued, job_id, warning)
 
-    async def replay_since(self, since_seconds: int) -> list[Enqueued]:
+    async def _unserved_warning(self, queue_name: str) -> str | None:
+        """Why the replayed job may wait forever: no live worker serves its queue (or none is known)."""
+        depths = await overview.queue_depths(self.redis, self.settings)
+        depth = next((d for d in depths if d.key == queue_name), None)
+        if depth is None:
+            return f"no worker serves queue {queue_name!r} (not one of this service's queues)"
+        if not depth.workers_alive:
+            return f"no live worker serves queue {depth.name!r}: the job waits until one starts"
+        return None
+
+    async def replay_since(self, since_seconds: int, limit: int, until_ms: int | None = None) -> ReplayBatch:
+        """At most `limit` letters of the window (oldest first), each replayed at most once (`replay`).
+        Resume with the returned `until_ms` while `remaining`: letters that fail later stay out of it."""
+        from_ms, until_ms = dead_letters.window_bounds(since_seconds, until_ms)
         with unavailable_on_redis_error():
-            ids = await dead_letters.ids_since(self.redis, since_seconds)
+            ids = await dead_letters.ids_between(self.redis, from_ms, until_ms, limit)
         replayed = []
         for job_id in ids:
             try:
                 replayed.append(await self.replay(job_id))
             except DeadLetterNotFound:
                 continue  # replayed concurrently by someone else
-        return replayed
+        with unavailable_on_redis_error():
+            remaining = await dead_letters.count_between(self.redis, from_ms, until_ms)
+        return ReplayBatch(replayed, remaining, until_ms)
 
     async def discard(self, job_id: str) -> None:
         """Drop one dead letter for good (`DeadLetterNotFound` if there is none by that id)."""

@@ -5,6 +5,8 @@
   `downstream_max_wait_seconds`, is deferred until about then.
 - `async with concurrency_slot(ctx, "generate_report", 2):` around work of which at most 2 may run in the
   whole deployment. A slot is a lease the holder renews; a killed worker's lease runs out by itself.
+  The holder is one run of the job (its id and a random token), not the job: a run whose lease ran out
+  (a partition) and whose job was claimed again never frees, renews or shares the newer run's slot.
 
 A job that has to wait in the queue is `defer`red: `Deferred`, an arq `Retry(defer=...)`, with its try given
 back, so waiting for capacity never counts towards `max_tries` and never fails a job.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import NoReturn
@@ -63,7 +66,7 @@ async def concurrency_slot(ctx: AnyContext, name: str, limit: int) -> AsyncItera
     """Hold one of `limit` slots of `name` across all workers while the block runs, or defer the job."""
     settings: QueueSettings = ctx.settings
     redis: Redis = ctx.redis
-    key, holder = keys.concurrency_leases(name), ctx.job_id
+    key, holder = keys.concurrency_leases(name), f"{ctx.job_id}:{secrets.token_hex(8)}"  # this run's
     lease_ms = int(settings.concurrency_lease_seconds * 1000)
     if not await redis.register_script(lua.source("lease_acquire"))(
         keys=[key], args=[limit, holder, lease_ms]

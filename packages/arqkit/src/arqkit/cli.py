@@ -83,12 +83,21 @@ async def dead_letters(admin: QueueAdmin, args: argparse.Namespace) -> Output:
     return cli_output.dead_letters(await admin.dead_letters(args.limit, None))
 
 
+REPLAY_BATCH = 500
+
+
 async def replay(admin: QueueAdmin, args: argparse.Namespace) -> Output:
     if args.since is not None:
-        replayed = await admin.replay_since(args.since)
-        return cli_output.replayed_window([job.job_id for job in replayed])
-    job = await admin.replay(args.job_id)
-    return cli_output.replayed_one(args.job_id, job.job_id, job.status)
+        replayed: list[str] = []
+        until_ms = None
+        while True:  # bounded batches at the first batch's window end, each letter at most once
+            batch = await admin.replay_since(args.since, REPLAY_BATCH, until_ms)
+            replayed += [replay.job.job_id for replay in batch.replayed]
+            if not batch.remaining or not batch.replayed:
+                return cli_output.replayed_window(replayed)
+            until_ms = batch.until_ms
+    replay = await admin.replay(args.job_id)
+    return cli_output.replayed_one(args.job_id, replay.job.job_id, replay.job.status, replay.warning)
 
 
 async def discard(admin: QueueAdmin, args: argparse.Namespace) -> Output:

@@ -74,9 +74,10 @@ def dead_letters(page: DeadLetterPage) -> Output:
     return Output(page.model_dump(mode="json"), table(headers, rows, "no dead letters"))
 
 
-def replayed_one(original: str, job_id: str, status: str) -> Output:
-    data = {"job_id": job_id, "status": status, "replay_of": original}
-    return Output(data, f"replayed {original} as {job_id} ({status})")
+def replayed_one(original: str, job_id: str, status: str, warning: str | None = None) -> Output:
+    data = {"job_id": job_id, "status": status, "replay_of": original, "warning": warning}
+    text = f"replayed {original} as {job_id} ({status})"
+    return Output(data, text if warning is None else f"{text}\nwarning: {warning}")
 
 
 def replayed_window(job_ids: list[str]) -> Output:

@@ -25,7 +25,14 @@ from redis.exceptions import RedisError, WatchError
 
 from arqkit import idempotency, keys, priorities, tracing
 from arqkit.clock import redis_now
-from arqkit.errors import JobAlreadyFinished, JobNotFound, RateLimited, unavailable_on_redis_error
+from arqkit.errors import (
+    EnqueueUnconfirmed,
+    JobAlreadyFinished,
+    JobNotFound,
+    JobNotRegistered,
+    RateLimited,
+    unavailable_on_redis_error,
+)
 from arqkit.internals.connection import ArqRedis, create_api_redis
 from arqkit.internals.enqueue import Enqueuer
 from arqkit.internals.layout import aborted_result, read_job
@@ -57,6 +64,7 @@ class _Options:
     meta: Mapping[str, Any] | None = None
     priority: Priority | None = None  # None: the job's own `@job(priority=...)`
     admission: Admission | None = None
+    idempotency: tuple[str, str, str] | None = None  # scope, Idempotency-Key, request fingerprint
 
 
 class Readiness(BaseModel):
@@ -107,7 +115,9 @@ class JobQueue:
         priority: Priority | None = None,
         **meta: Any,
     ) -> JobQueue:
-        return self._sibling(_Options(job_id, defer_by, meta or None, priority, self._options.admission))
+        return self._sibling(
+            replace(self._options, job_id=job_id, defer_by=defer_by, meta=meta or None, priority=priority)
+        )
 
     def admitted_by(self, admission: Admission) -> JobQueue:
         """A queue whose next enqueue first passes `admission` (a rate limit), in the same Redis call:
@@ -120,18 +130,19 @@ class JobQueue:
         return sibling
 
     async def idempotent(self, scope: str, key: str, body: str) -> JobQueue:
-        """A queue whose next enqueue uses the job id that `key` maps to (see `idempotency.py`)."""
-        with unavailable_on_redis_error():
-            job_id = await idempotency.job_id_for(
-                self.redis, scope, key, body, self.settings.idempotency_ttl_seconds
-            )
-        return self.with_options(job_id=job_id)
+        """A queue whose next enqueue uses the job id that `key` maps to in `scope` (`idempotency.py`):
+        the same key and body, the same job. The key is looked up (and recorded) by that enqueue, so a
+        request refused before it enqueues records nothing; `IdempotencyKeyReused` comes from there."""
+        return self._sibling(replace(self._options, idempotency=(scope, key, body)))
 
     async def enqueue(self, job: JobDefinition[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Enqueued:
         """Arguments are checked against the job's signature and stored as JSON (`arguments.py`): one
-        that does not fit raises `JobArgumentsInvalid` before anything is written."""
+        that does not fit raises `JobArgumentsInvalid` before anything is written; so does a job this
+        queue's registry does not hold (`JobNotRegistered`): no worker would run it."""
         priority = self._options.priority or job.options.priority
         json_args, json_kwargs = job.arguments.encode(args, cast(dict[str, Any], kwargs))
+        if self.registry.get(job.name) is not job:
+            raise JobNotRegistered(f"{job.name!r} is not in the registry: add it to the Registry(...) list")
         return await self.enqueue_named(
             job.name, json_args, json_kwargs, priorities.queue_name(self.settings, priority)
         )
@@ -154,12 +165,18 @@ class JobQueue:
             **(meta or {}),
         }
         options = self._options
-        with unavailable_on_redis_error():
+        job_id = options.job_id
+        # Any Redis error from here on may come after the write: "may be queued" (EnqueueUnconfirmed).
+        with unavailable_on_redis_error(EnqueueUnconfirmed):
+            if options.idempotency is not None:
+                scope, key, body = options.idempotency
+                ttl = self.settings.idempotency_ttl_seconds
+                job_id = await idempotency.job_id_for(self.redis, scope, key, body, ttl, self.settings)
             written = await self._enqueuer.write(  # one round trip; wakes an idle worker
                 function,
                 tuple(args),
                 dict(kwargs),
-                job_id=options.job_id,
+                job_id=job_id,
                 queue_name=queue_name,
                 defer_by=options.defer_by,
                 admission=options.admission,

@@ -12,6 +12,10 @@ from redis.asyncio.client import Pipeline
 
 from arqkit import keys, records
 
+# A dead letter keeps this much of its traceback (the end): DEAD_LETTER_MAX (100,000) letters then take
+# at most about 0.8 GB of tracebacks, usually far less (a typical one is 1-3 KB).
+MAX_TRACEBACK_CHARS = 8192
+
 
 class DeadLetter(BaseModel):
     job_id: str
@@ -41,7 +45,13 @@ async def record(redis: Redis, letter: DeadLetter, max_kept: int) -> None:
 
 
 def add_to(pipe: Pipeline, letter: DeadLetter) -> None:
-    """Queue the writes of one letter on `pipe`, e.g. in the transaction that stores the job's result."""
+    """Queue the writes of one letter on `pipe`, e.g. in the transaction that stores the job's result.
+    Its traceback is cut to its last `MAX_TRACEBACK_CHARS` (the innermost frames, where it failed)."""
+    if letter.traceback is not None and len(letter.traceback) > MAX_TRACEBACK_CHARS:
+        cut = len(letter.traceback) - MAX_TRACEBACK_CHARS
+        letter = letter.model_copy(
+            update={"traceback": f"[{cut} characters cut]\n" + letter.traceback[-MAX_TRACEBACK_CHARS:]}
+        )
     pipe.hset(keys.DEAD_LETTER_DATA, letter.job_id, letter.model_dump_json())
     pipe.zadd(keys.dead_letters_of(letter.queue), {letter.job_id: letter.failed_at_ms})
     pipe.zadd(keys.DEAD_LETTERS, {letter.job_id: letter.failed_at_ms})
@@ -109,9 +119,20 @@ async def page(redis: Redis, limit: int, cursor: str | None) -> DeadLetterPage:
     return DeadLetterPage(items=items, next_cursor=next_cursor)
 
 
-async def ids_since(redis: Redis, since_seconds: int) -> list[str]:
-    cutoff_ms = int((time.time() - since_seconds) * 1000)
-    return [raw.decode() for raw in await redis.zrangebyscore(keys.DEAD_LETTERS, cutoff_ms, "+inf")]
+def window_bounds(since_seconds: int, until_ms: int | None) -> tuple[int, int]:
+    """The letters that failed from `since_seconds` ago up to `until_ms` (default: now), in ms."""
+    now_ms = int(time.time() * 1000)
+    return now_ms - since_seconds * 1000, now_ms if until_ms is None else until_ms
+
+
+async def ids_between(redis: Redis, from_ms: int, until_ms: int, limit: int) -> list[str]:
+    """The oldest `limit` letters that failed in [from_ms, until_ms]."""
+    rows = await redis.zrangebyscore(keys.DEAD_LETTERS, from_ms, until_ms, start=0, num=limit)
+    return [raw.decode() for raw in rows]
+
+
+async def count_between(redis: Redis, from_ms: int, until_ms: int) -> int:
+    return int(await redis.zcount(keys.DEAD_LETTERS, from_ms, until_ms))
 
 
 async def remove(redis: Redis, job_id: str) -> None:

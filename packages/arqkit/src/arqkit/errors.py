@@ -19,6 +19,11 @@ class QueueUnavailable(QueueError):
     """Redis did not answer in time."""
 
 
+class EnqueueUnconfirmed(QueueUnavailable):
+    """Redis did not confirm an enqueue in time. The job may be queued all the same (the request's budget
+    ends the wait for the reply, not the write): a retry with the same Idempotency-Key finds it."""
+
+
 class ReplicationTimeout(QueueError):
     """Fewer than `REDIS_MIN_REPLICAS` replicas confirmed the write in time. The job may be on the primary
     all the same: a retry with the same job id (Idempotency-Key) finds it instead of enqueuing it twice."""
@@ -56,6 +61,12 @@ class RateLimited(QueueError):
         self.decision = decision
 
 
+class JobNotRegistered(QueueError, LookupError):
+    """The job is not in the registry the queue was given, so no worker of this deployment runs it; nothing
+    was written. A bug in the caller (a route enqueuing a job `jobs/registry.py` does not list): the API
+    answers 500 and logs the job's name; `QueueService` refuses to start when it sees it in a route."""
+
+
 class JobArgumentsInvalid(QueueError, TypeError):
     """An enqueue's arguments do not fit the job's signature; nothing was written (arqkit/arguments.py).
 
@@ -63,9 +74,9 @@ class JobArgumentsInvalid(QueueError, TypeError):
 
 
 @contextmanager
-def unavailable_on_redis_error() -> Iterator[None]:
-    """Inside, a Redis or socket error leaves as `QueueUnavailable` (the API's 503)."""
+def unavailable_on_redis_error(error: type[QueueUnavailable] = QueueUnavailable) -> Iterator[None]:
+    """Inside, a Redis or socket error leaves as `error`, a `QueueUnavailable` (the API's 503)."""
     try:
         yield
     except (RedisError, OSError) as exc:
-        raise QueueUnavailable(str(exc) or type(exc).__name__) from exc
+        raise error(str(exc) or type(exc).__name__) from exc

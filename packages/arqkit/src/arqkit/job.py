@@ -40,7 +40,7 @@ class Outcome(StrEnum):
     """How one try ended, as the `@job` wrapper saw it (the after-job hook refines `CANCELLED`)."""
 
     COMPLETE = "complete"
-    RETRY = "retry"  # a transient error with tries left, or the job raised `Retry`
+    RETRY = "retry"  # an error that is not permanent, with tries left, or the job raised `Retry`
     DEFERRED = "deferred"  # waiting for capacity (`arqkit.capacity`): no try spent
     FAILED = "failed"  # a permanent error, or the last try: a dead letter
     CANCELLED = "cancelled"  # an abort, a timeout or a shutdown; the after-job hook tells which
@@ -178,7 +178,7 @@ class JobDefinition(Generic[P, R]):
         return result
 
     def _handle_failure(self, ctx: Ctx, exc: Exception, started: float) -> None:
-        """Raise `Retry` with backoff for a transient error with tries left; else log the failure."""
+        """Raise `Retry` with backoff unless the error is permanent or this was the last try; else log it."""
         ctx[FAILURE] = exc
         settings: QueueSettings = ctx["settings"]
         policy = self.options.policy or default_policy(settings)

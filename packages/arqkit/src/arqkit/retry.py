@@ -1,14 +1,13 @@
 """Which failures are worth another try, and when.
 
 arq retries only on `arq.Retry`; everything else fails at once. A job's `RetryPolicy` turns ordinary
-exceptions into that decision: transient errors (timeouts, connection errors, HTTP 5xx and 429) are
-retried with capped exponential backoff and full jitter, honouring a downstream's `Retry-After`;
-permanent ones (HTTP 4xx, validation, `PermanentError`) fail at once.
+exceptions into that decision: any exception is retried with capped exponential backoff and full jitter
+(honouring a downstream's `Retry-After`) up to `max_tries`, except the permanent kinds, which fail at
+once: `PermanentError`, a downstream's HTTP 4xx other than 408 and 429, and validation errors.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,8 +15,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 import pydantic
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from arqkit.errors import JobArgumentsInvalid
 
 
 class PermanentError(Exception):
@@ -25,25 +24,17 @@ class PermanentError(Exception):
 
 
 class TransientError(Exception):
-    """Raise from a job when another try later may succeed."""
+    """Another try later may succeed. Any exception but the permanent kinds is retried already; this one
+    only says so, and keeps its message on the public job status (`serializer.public_message`)."""
 
 
-TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
-    TransientError,
-    TimeoutError,
-    asyncio.TimeoutError,
-    ConnectionError,
-    httpx.TransportError,
-    RedisConnectionError,
-    RedisTimeoutError,
-)
+# Never retried: another try would fail the same way. (`JobPayloadInvalid` is a `PermanentError`.)
 PERMANENT_TYPES: tuple[type[BaseException], ...] = (
     PermanentError,
     pydantic.ValidationError,
-    ValueError,
-    TypeError,
-    KeyError,
+    JobArgumentsInvalid,  # the job enqueued another with arguments that do not fit: a bug, not bad luck
 )
+RETRIED_HTTP_4XX = frozenset({408, 429})  # Request Timeout, Too Many Requests: the downstream says "later"
 
 
 @dataclass(frozen=True)
@@ -80,12 +71,11 @@ class RetryPolicy:
         return random.uniform(0, ceiling)
 
     def is_transient(self, exc: BaseException) -> bool:
+        """Whether another try may help: yes, unless `exc` is of a permanent kind."""
         if isinstance(exc, httpx.HTTPStatusError):
             status = exc.response.status_code
-            return status >= 500 or status in (408, 429)
-        if isinstance(exc, PERMANENT_TYPES):
-            return False
-        return isinstance(exc, TRANSIENT_TYPES)
+            return not 400 <= status < 500 or status in RETRIED_HTTP_4XX
+        return not isinstance(exc, PERMANENT_TYPES)
 
     def decide(self, exc: BaseException, job_try: int, max_tries: int) -> Decision:
         if not self.is_transient(exc):
@@ -97,4 +87,4 @@ class RetryPolicy:
             hinted = retry_after_seconds(exc.response)
             if hinted is not None:
                 delay = min(self.max_delay, max(delay, hinted))
-        return Decision(retry=True, delay_seconds=delay, reason="transient error")
+        return Decision(retry=True, delay_seconds=delay, reason="retrying")

@@ -3,10 +3,11 @@ model extends it (`class Settings(QueueSettings)`) and adds its fields; the mach
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import Field, SecretStr, StringConstraints, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,9 @@ class QueueSettings(BaseSettings):
     # redis://, rediss:// (TLS), unix://, or redis+sentinel:// (rediss+sentinel://: TLS), see SentinelURL.
     redis_url: str = Field("redis://127.0.0.1:6379/0", pattern=r"^(redis|rediss|unix|rediss?\+sentinel)://")
     admin_token: SecretStr = SecretStr(DEFAULT_ADMIN_TOKEN)
+    # Keys every job id the service derives (idempotent charges, replays: arqkit/job_ids.py), so that no
+    # one can compute another's job id. Empty: a fixed development key, refused in production.
+    job_id_secret: SecretStr = SecretStr("")
 
     log_format: Literal["json", "console"] | None = None  # None: json in production, console otherwise
     log_level: str = "INFO"
@@ -98,6 +102,10 @@ class QueueSettings(BaseSettings):
 
     # Observability (docs/observability.md): metrics are batched in each process and flushed to Redis.
     metrics_flush_seconds: float = Field(1.0, gt=0)
+    # GET /metrics: open to all while both are unset. Else a scrape needs `Authorization: Bearer
+    # $METRICS_TOKEN`, or to come from one of these networks (the client address as TRUSTED_PROXIES tell).
+    metrics_token: SecretStr | None = None
+    metrics_allowed_networks: list[str] = []
     recent_jobs_max: int = Field(1000, gt=0)  # finished jobs listed per status in the admin API
     admin_session_seconds: int = Field(8 * 3600, gt=0)
     # Wrong admin tokens (login form or bearer) per client address; then 429 until the window frees.
@@ -114,6 +122,15 @@ class QueueSettings(BaseSettings):
     # One stream's life; the client then reconnects (a shutting-down server waits for open streams).
     job_events_max_seconds: float = Field(15.0, gt=0)
     job_events_max_streams: int = Field(1000, gt=0)  # open streams per API process
+    job_wait_max_polls: int = Field(200, gt=0)  # long polls (GET /jobs/{id}?wait=N) per API process
+
+    # The HTTP server's own limits (arqkit.web.server, `uvicorn --http arqkit.web.server:HttpProtocol`).
+    http_max_header_bytes: int = Field(16 * 1024, gt=0)  # request line and headers; past it: 431
+    http_max_headers: int = Field(100, gt=0)
+    # A request's headers must be complete this long after its connection (or first byte): slowloris.
+    http_header_timeout_seconds: float = Field(10.0, gt=0)
+    # Open connections from one peer address per process (0: no limit); TRUSTED_PROXIES are exempt.
+    http_max_connections_per_address: int = Field(100, ge=0)
 
     @property
     def effective_log_format(self) -> Literal["json", "console"]:
@@ -132,6 +149,13 @@ class QueueSettings(BaseSettings):
         if "+sentinel://" in url:
             SentinelURL.parse(url)  # raises ValueError saying what is wrong
         return url
+
+    @field_validator("metrics_allowed_networks")
+    @classmethod
+    def _networks_are_well_formed(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            ipaddress.ip_network(network, strict=False)  # raises ValueError saying what is wrong
+        return networks
 
     @model_validator(mode="after")
     def _replica_wait_fits_the_request_budget(self) -> QueueSettings:
@@ -152,7 +176,26 @@ class QueueSettings(BaseSettings):
                     f"ADMIN_TOKEN is too weak for ENVIRONMENT=production: {weakness} "
                     "(make one with `openssl rand -hex 32`)"
                 )
+            secret = self.job_id_secret.get_secret_value()
+            if weakness := admin_token_weakness(secret):
+                raise ValueError(
+                    f"JOB_ID_SECRET is too weak for ENVIRONMENT=production: {weakness} "
+                    "(make one with `openssl rand -hex 32`)"
+                )
+            if secret == self.admin_token.get_secret_value():
+                raise ValueError("JOB_ID_SECRET must differ from ADMIN_TOKEN (they are rotated apart)")
         return self
+
+
+def refuse_missing_urls_in_production(settings: QueueSettings, *names: str) -> None:
+    """For a service's own settings (a provider's URL): in production each of `names` must be an http(s)
+    URL with a host. An empty one would fail every job that uses it, retried until it is dead-lettered."""
+    if settings.environment != "production":
+        return
+    for name in names:
+        url = urlsplit(str(getattr(settings, name)))
+        if url.scheme not in {"http", "https"} or not url.hostname:
+            raise ValueError(f"{name.upper()} must be an http(s) URL in ENVIRONMENT=production")
 
 
 def admin_token_weakness(token: str) -> str | None:

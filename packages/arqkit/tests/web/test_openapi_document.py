@@ -27,7 +27,7 @@ EXPECTED = [
     ("delete", "/jobs/{job_id}", {202, 404, 409, 422, 429, 503}),
     ("get", "/healthz", {200}),
     ("get", "/readyz", {200, 503}),
-    ("get", "/metrics", {200, 503}),
+    ("get", "/metrics", {200, 401, 403, 503}),  # 401/403: METRICS_TOKEN, METRICS_ALLOWED_NETWORKS
     ("get", "/admin/queues", {200, 401, 429, 503}),
     ("get", "/admin/workers", {200, 401, 429, 503}),
     ("get", "/admin/dead-letters", {200, 401, 422, 429, 503}),

@@ -10,7 +10,7 @@ of either library fails there first (docs/arq-gaps.md lists them all):
 | `layout.py` | arq's job and result payloads (`serialize_job`, `serialize_result` positional arguments) |
 | `enqueue.py` | arq's enqueue layout: job key TTL, queue score, dedup on the job and result keys |
 | `wakeup.py` | how arq's poll calls `zrangebyscore` on the worker's pool |
-| `reconnect.py` | redis-py's `Pipeline` internals around WATCH |
+| `reconnect.py` | redis-py's `Pipeline` internals around WATCH; how it names error replies (`is_outage`) |
 | `claims.py` | arq's in-progress key (its TTL) and retry counter |
 | `claim_keeper.py` | arq's in-progress key, renewed from a thread; asyncio's Python-level signal handler |
 | `process_pool.py` | `ProcessPoolExecutor._processes` (before Python 3.14's `terminate_workers`) |

@@ -1,11 +1,14 @@
 """The API's pool keeps to the request's time budget (`arqkit/deadline.py`) at every wait.
 
 A frozen Redis makes three kinds of wait, each of which must stop at the deadline: taking a connection
-from the pool (redis-py 5 holds the pool's lock while a new connection connects, so one stuck connect
-holds up every other caller), and each write and read on a connection. redis-py builds every new
-connection from `ConnectionPool.connection_class` and takes them through `get_connection` (both pinned in
-tests/internals/test_arq_contract.py); this pool wraps both, keeping whichever connection class the
-URL chose (TCP, TLS, unix socket, or a sentinel-managed one, whose connect asks the sentinels first).
+from the pool while a new connection connects (redis-py 5 holds the pool's lock meanwhile, so one stuck
+connect holds up every other caller), and each write and read on a connection. Waiting for the lock
+behind other callers' checkouts of live connections is not Redis's silence and is not counted.
+
+redis-py builds every new connection from `ConnectionPool.connection_class` and takes them through
+`get_connection` (both pinned in tests/internals/test_arq_contract.py); this pool wraps both, keeping
+whichever connection class the URL chose (TCP, TLS, unix socket, or a sentinel-managed one, whose
+connect asks the sentinels first).
 """
 
 from __future__ import annotations
@@ -29,11 +32,31 @@ def budgeted_pool(pool_class: type[PoolT]) -> type[PoolT]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.connection_class: type[AbstractConnection] = budgeted(self.connection_class)
+            self.connecting = 0  # new connections being connected, under the pool's lock
 
         async def get_connection(self, *args: Any, **kwargs: Any) -> AbstractConnection:
+            """The budget bounds the wait for the pool's lock only while a connect holds it (a silent
+            Redis would hold every caller behind it). Behind other callers' checkouts of connected
+            connections the wait is for this process's event loop, not for Redis: not counted, or a crowd
+            of long polls made every other request a 503 while Redis answered at once. That wait is still
+            bounded: each connect ahead of it keeps to its own request's budget."""
+            connection: AbstractConnection
+            if not self.connecting:
+                connection = await super().get_connection(*args, **kwargs)
+                return connection
             async with within_budget():
-                connection: AbstractConnection = await super().get_connection(*args, **kwargs)
+                connection = await super().get_connection(*args, **kwargs)
             return connection
+
+        async def ensure_connection(self, connection: AbstractConnection) -> None:
+            if connection.is_connected:
+                await super().ensure_connection(connection)
+                return
+            self.connecting += 1
+            try:
+                await super().ensure_connection(connection)
+            finally:
+                self.connecting -= 1
 
     Budgeted.__name__ = Budgeted.__qualname__ = f"Budgeted{pool_class.__name__}"
     return Budgeted

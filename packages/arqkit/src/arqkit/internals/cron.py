@@ -4,7 +4,7 @@ that passed while no worker ran.
 arq evaluates every schedule in one zone, the worker's (`WorkerSettings.timezone`, else the machine's
 local time); our workers set UTC, and a job that names a zone computes its ticks there: `CronJob` is
 extended to do `calculate_next` in that zone (`next_run` is then aware, which arq compares and turns
-into the tick's job id `name:<ms>` as before). Pinned: tests/core/internals/test_arq_contract.py.
+into the tick's job id `name:<ms>` as before). Pinned: tests/internals/test_arq_contract.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 finish the ones they run, and the interpreter's exit joins the pool's manager thread, which waits for
 them: a worker stopping during a long process job would hang until it ends. Its jobs were cancelled (they
 run again elsewhere), so its processes are terminated. Python 3.14 has `terminate_workers()`; before it,
-the processes are the pool's private `_processes` (pinned by tests/core/internals/test_process_pool.py).
+the processes are the pool's private `_processes` (pinned by tests/internals/test_process_pool.py).
 """
 
 from __future__ import annotations

@@ -18,6 +18,13 @@ and EXEC. Either error would escape arq's poll loop and end the worker. Here:
   arq already treats as "claimed elsewhere", so the job is picked up on a later poll. No claim can
   succeed on reads the watch did not cover.
 
+Redis can also be there and refuse: a read-only replica (READONLY: a mis-failover, `REPLICAOF`), out of
+memory under `noeviction` (OOM), a failing disk (MISCONF), a load (LOADING) or a long script (BUSY). Those
+error replies are outages too (`is_outage`), retried the same way until Redis takes writes again; a
+command they refuse has not run (a transaction is aborted whole, EXECABORT; a Lua script that declares
+its writes, `#!lua`, is refused before it starts), so its retry runs it once. Any other error reply is a
+bug, raised at once.
+
 A retried MULTI/EXEC whose reply was lost may have run: arq's are idempotent except its try counter,
 which can then count one try too many. `tests/internals/test_reconnect.py` pins how arq runs its
 main loop, the one fact the stop relies on.
@@ -35,15 +42,35 @@ from arq.connections import ArqRedis
 from arq.worker import Worker
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.exceptions import WatchError
 
 T = TypeVar("T")
 RECONNECT_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+# Error replies of a Redis that is there but refuses for now (redis-py names some; LOADING is a
+# ConnectionError already). The first word of the reply, exactly: BUSYGROUP is not BUSY.
+REFUSED_REPLIES = (ReadOnlyError, OutOfMemoryError)
+# UNBLOCKED: a BLPOP cut short because the node became a replica.
+REFUSED_CODES = frozenset({"MISCONF", "BUSY", "MASTERDOWN", "NOREPLICAS", "UNBLOCKED"})
 RECONNECT_CAP_SECONDS = 2.0
 RECONNECT_BASE_SECONDS = 0.05
 
 log = structlog.get_logger("jobs.worker")
+
+
+def is_outage(error: BaseException) -> bool:
+    """Redis is away, or there and refusing for now: wait and try again (any other error is raised)."""
+    if isinstance(error, RECONNECT_ERRORS + REFUSED_REPLIES):
+        return True
+    return isinstance(error, ResponseError) and _reply_code(error) in REFUSED_CODES
+
+
+def _reply_code(error: ResponseError) -> str:
+    """The reply's first word, also from a pipeline's error, which redis-py rewrites as
+    `Command # 1 (...) of pipeline caused error: ('BUSY Redis is busy ...',)`."""
+    _, pipelined, reply = str(error).rpartition(" of pipeline caused error: ")
+    text = reply if pipelined else str(error)
+    return text.lstrip("('\"").split(" ", 1)[0]
 
 
 class Reconnect:
@@ -72,8 +99,8 @@ class Reconnect:
         while True:
             try:
                 result = await attempt()
-            except RECONNECT_ERRORS as error:
-                if self.stopping:
+            except Exception as error:
+                if self.stopping or not is_outage(error):
                     raise
                 self._failed(error)
                 await asyncio.sleep(min(RECONNECT_CAP_SECONDS, RECONNECT_BASE_SECONDS * 2 ** min(tries, 8)))
@@ -85,7 +112,10 @@ class Reconnect:
     def _failed(self, error: BaseException) -> None:
         if self.down_since is None:
             self.down_since = time.monotonic()
-            log.warning("redis unreachable; retrying until it is back", error=repr(error))
+            if isinstance(error, RECONNECT_ERRORS):
+                log.warning("redis unreachable; retrying until it is back", error=repr(error))
+            else:
+                log.warning("redis refuses commands; retrying until it takes them", error=repr(error))
 
     def _ended(self) -> None:
         if self.down_since is not None:
@@ -153,8 +183,8 @@ class ResilientArqRedis(ArqRedis):
         run: Callable[..., Awaitable[Any]] = super().execute_command
         try:
             return await self.reconnect.call(lambda: run(*args, **options))
-        except RECONNECT_ERRORS as error:
-            if not self.reconnect.worker_stopped:
+        except Exception as error:
+            if not self.reconnect.worker_stopped or not is_outage(error):
                 raise
             log.warning(
                 "redis unreachable while the worker stops; skipped", command=str(args[0]), error=repr(error)

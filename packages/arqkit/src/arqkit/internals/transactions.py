@@ -19,7 +19,7 @@ from typing import Any
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import Connection
 
-from arqkit.internals.reconnect import RECONNECT_ERRORS, Reconnect, WatchSafePipeline
+from arqkit.internals.reconnect import RECONNECT_ERRORS, Reconnect, WatchSafePipeline, is_outage
 
 _MULTI: tuple[Any, ...] = ("MULTI",)
 _EXEC: tuple[Any, ...] = ("EXEC",)
@@ -87,6 +87,10 @@ class TransactionBatcher:
                 raise
 
     async def _send(self, items: list[_Pending]) -> None:
+        """Each transaction's answer; one refused whole by an outage reply (READONLY, OOM: EXECABORT) stays
+        unanswered and the first such error is raised after the others are read, so `Reconnect` sends
+        only those again."""
+        refused: Exception | None = None
         connection: Connection = await self._pool.get_connection()
         try:
             commands = [args for item in items for args in (_MULTI, *(a for a, _ in item.stack), _EXEC)]
@@ -98,6 +102,9 @@ class TransactionBatcher:
                 except RECONNECT_ERRORS:
                     raise
                 except Exception as error:  # this transaction's own error (a WatchError, a ResponseError)
+                    if is_outage(error):
+                        refused = refused or error
+                        continue
                     if not item.answer.done():  # (done: its caller was cancelled, it still ran)
                         item.answer.set_exception(error)
                 else:
@@ -108,6 +115,8 @@ class TransactionBatcher:
             raise
         finally:
             await self._pool.release(connection)
+        if refused is not None:
+            raise refused
 
 
 class BatchedTransactionPipeline(WatchSafePipeline):

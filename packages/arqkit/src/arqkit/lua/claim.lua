@@ -1,3 +1,4 @@
+#!lua
 -- The worker's queue read and claim in one call (internals/batch_claim.py): up to `count` due jobs
 -- that no worker runs, each claimed as arq's start_jobs and run_job would, in one atomic step.
 -- KEYS: queue, paused flag, abort set.

@@ -1,3 +1,4 @@
+#!lua
 -- KEYS: job, result, queue, wake list[, rate window]. ARGV: job id, payload, score (ms), job TTL (ms),
 -- wake tokens max[, window count, window period (ms), window request id].
 -- Without a window: 1 when written, 0 when the id exists already (nothing written), as arq's enqueue.

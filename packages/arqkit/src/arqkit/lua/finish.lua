@@ -1,3 +1,4 @@
+#!lua
 -- arq's finish of one run (finish_job, finish_failed_job), run only while the job's claim is still this
 -- run's (internals/batch_claim.py): a run whose claim lapsed (a Redis outage longer than the claim) and
 -- that another worker claimed since leaves the job to that worker, which finishes it (at least once).

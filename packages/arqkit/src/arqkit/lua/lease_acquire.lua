@@ -1,5 +1,6 @@
+#!lua
 -- KEYS[1]: leases (zset: holder -> expiry ms). ARGV: limit, holder, lease ms. 1 when held, else 0.
--- A holder that already has a lease (the same job, re-run after its worker died) keeps it.
+-- A holder is one run (arqkit/capacity.py); one that already has a lease keeps it.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)

@@ -1,3 +1,4 @@
+#!lua
 -- KEYS: queue. ARGV: offset, count, job / retry / in-progress / meta key prefixes.
 -- Removes the waiting jobs (not running) among `count` queue entries from `offset`: the queue entry,
 -- the job key, its try counter and its meta. Returns {removed, next offset or -1 when done}.

@@ -1,3 +1,4 @@
+#!lua
 -- One point of the dashboard's throughput history per interval, whichever API process samples first.
 -- KEYS[1] the history zset; ARGV[1] the interval's start (ms), ARGV[2] the sample (JSON),
 -- ARGV[3] the oldest start to keep (older points are dropped: the history stays bounded),

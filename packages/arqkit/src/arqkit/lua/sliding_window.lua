@@ -1,3 +1,4 @@
+#!lua
 -- KEYS[1]: the window. ARGV: count, period ms, max wait ms, request id, and an optional 'peek' (decide,
 -- record nothing: would a request be admitted now?). Returns `decide`'s {admitted, remaining, wait, reset}.
 -- include: window.lua

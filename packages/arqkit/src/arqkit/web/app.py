@@ -31,6 +31,7 @@ from arqkit.web.events import JobEventStreams
 from arqkit.web.middleware import RequestMiddleware
 from arqkit.web.prometheus import request_observer
 from arqkit.web.rate_limit import ApiRateLimiter, undeclared_limits
+from arqkit.web.route_jobs import unregistered_jobs
 from arqkit.web.routes import health, jobs, metrics
 from arqkit.web.session import AdminSessions
 
@@ -55,6 +56,9 @@ class QueueService:
         if undeclared := undeclared_limits(app, limiter):
             await queue.aclose()
             raise RuntimeError(f"rate limits not declared in QueueService(rate_limits=...): {undeclared}")
+        if unregistered := unregistered_jobs(app, self.registry):
+            await queue.aclose()
+            raise RuntimeError(f"jobs not in the registry given to QueueService: {unregistered}")
         app.state.settings = settings
         app.state.queue = queue
         app.state.admin = QueueAdmin(queue)

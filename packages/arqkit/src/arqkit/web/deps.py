@@ -5,9 +5,11 @@ pool, a hand-off that cost /signup about a tenth of its throughput (docs/benchma
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+import orjson
+from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.params import Depends as DependsParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from arqkit import JobQueue, QueueAdmin
@@ -78,3 +80,41 @@ async def require_admin(authenticated: Annotated[bool, Depends(is_admin)]) -> No
 
 
 AdminDep = Depends(require_admin)
+
+# An Idempotency-Key: printable ASCII, as the charge route takes it.
+IDEMPOTENCY_KEY = Header(
+    None, alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"
+)
+
+
+def IdempotentQueue(queue: DependsParam | None = None) -> DependsParam:
+    """The route's queue (`queue`, e.g. `RateLimitedQueue("signup")`; else the plain one), and when the
+    request carries an `Idempotency-Key`, one whose enqueue maps the key to its job: the same key with
+    the same request answers with the same job, never a second one (with another body: a 422). A 503 may
+    hide an accepted job (`EnqueueUnconfirmed`); the key is what makes the client's retry safe.
+
+        SignupQueue = Annotated[JobQueue, IdempotentQueue(RateLimitedQueue("signup"))]
+    """
+
+    source: Any = queue or Depends(get_queue)  # a default value: FastAPI reads it as the dependency
+
+    async def idempotent_queue(
+        request: Request, base: JobQueue = source, key: str | None = IDEMPOTENCY_KEY
+    ) -> JobQueue:
+        if key is None:
+            return base
+        scope = f"{request.method} {request.url.path}"
+        return await base.idempotent(scope, key, _fingerprint(request.url.query, await request.body()))
+
+    dependency: DependsParam = Depends(idempotent_queue)
+    return dependency
+
+
+def _fingerprint(query: str, body: bytes) -> str:
+    """The request as the key remembers it: its query and its JSON body with keys sorted, so a client
+    that serializes the same body another way is not refused as a different one."""
+    try:
+        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONDecodeError:
+        canonical = body.decode(errors="backslashreplace")
+    return f"{query}\n{canonical}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,9 +13,11 @@ from redis.exceptions import RedisError
 
 from arqkit import (
     DeadLetterNotFound,
+    EnqueueUnconfirmed,
     IdempotencyKeyReused,
     JobAlreadyFinished,
     JobNotFound,
+    JobNotRegistered,
     QueueUnavailable,
     RateLimited,
     ReplicationTimeout,
@@ -22,15 +25,21 @@ from arqkit import (
 )
 from arqkit.web import rate_limit
 
+RETRY_WITH_THE_SAME_KEY = (
+    "it may have been accepted all the same: retry with the same Idempotency-Key header and you get that "
+    "job, never a second one (without a key, a retry may enqueue it twice)"
+)
+MAY_HAVE_BEEN_ACCEPTED = "the job queue did not confirm the job in time; " + RETRY_WITH_THE_SAME_KEY
+# The first type a raised error is an instance of answers it: a subclass before its base.
 STATUS_AND_DETAIL: dict[type[Exception], tuple[int, str]] = {
+    EnqueueUnconfirmed: (status.HTTP_503_SERVICE_UNAVAILABLE, MAY_HAVE_BEEN_ACCEPTED),
     QueueUnavailable: (
         status.HTTP_503_SERVICE_UNAVAILABLE,
         "the job queue is unavailable, try again shortly",
     ),
-    # The job may be on the primary already: a retry with the same Idempotency-Key finds it (README).
     ReplicationTimeout: (
         status.HTTP_503_SERVICE_UNAVAILABLE,
-        "the job was not confirmed by enough Redis replicas in time, try again shortly",
+        "the job was not confirmed by enough Redis replicas in time; " + RETRY_WITH_THE_SAME_KEY,
     ),
     RedisError: (status.HTTP_503_SERVICE_UNAVAILABLE, "the job queue is unavailable, try again shortly"),
     JobNotFound: (status.HTTP_404_NOT_FOUND, "no such job (unknown id, or its result has expired)"),
@@ -39,6 +48,7 @@ STATUS_AND_DETAIL: dict[type[Exception], tuple[int, str]] = {
     UnknownQueue: (status.HTTP_404_NOT_FOUND, "no such queue (default, critical or bulk)"),
 }
 MAX_ECHO_DEPTH = 32
+log = structlog.get_logger("api.errors")
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # as JavaScript spells them
 
 
@@ -69,6 +79,13 @@ async def _idempotency_key_reused(request: Request, exc: Exception) -> JSONRespo
     return JSONResponse({"detail": [error]}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+async def _job_not_registered(request: Request, exc: Exception) -> JSONResponse:
+    """A bug in the route, not the client's doing: a 500 that says so, the job's name in the log only."""
+    log.error("a route enqueued a job the registry does not hold; nothing was written", error=str(exc))
+    detail = "this route's job is not registered with the service (a bug in the service); nothing was queued"
+    return JSONResponse({"detail": detail}, status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
 def encodable(value: Any, depth: int = 0) -> Any:
     """`value` (parsed JSON) with non-finite floats as their names, lone surrogates escaped, tuples as
     lists, other objects (an exception in `ctx`) as text, and anything nested deeper than
@@ -94,3 +111,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(IdempotencyKeyReused, _idempotency_key_reused)
     app.add_exception_handler(RateLimited, _rate_limited)
+    app.add_exception_handler(JobNotRegistered, _job_not_registered)

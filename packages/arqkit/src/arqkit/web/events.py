@@ -9,12 +9,14 @@ each event carries `id: <fingerprint>` so a browser's automatic reconnect sends 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, HTTPException, Request, Response, status
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from arqkit import JobQueue, QueueUnavailable, watch
+from arqkit import JobQueue, QueueUnavailable, job_ids, watch
+from arqkit.errors import JobNotFound
 from arqkit.settings import QueueSettings
 from arqkit.web.openapi import JOB_STATUS, Responses, event_stream
 
@@ -33,31 +35,89 @@ OPENAPI: Responses = {
 }
 
 
-class JobEventStreams:
-    """The open job event streams of one API process, made in the lifespan; at most `max_streams`.
+class Gate:
+    """At most `limit` of something open at once in this process, counted at admission: before any Redis
+    work, so a burst of opens cannot pass it (they used to count from their first byte)."""
 
-    A stream counts from its first byte to its end (a client that disconnects ends it: Starlette
-    cancels the generator), so the count never leaks; concurrent opens may pass the cap by a few.
-    """
+    def __init__(self, limit: int, what: str) -> None:
+        self.limit = limit
+        self.what = what
+        self.open = 0
+
+    def enter(self) -> Slot:
+        if self.open >= self.limit:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, f"too many open {self.what}", {"Retry-After": "1"}
+            )
+        self.open += 1
+        return Slot(self)
+
+
+class Slot:
+    """One admission; `release` (idempotent) frees it."""
+
+    def __init__(self, gate: Gate) -> None:
+        self._gate: Gate | None = gate
+
+    def release(self) -> None:
+        if self._gate is not None:
+            self._gate.open -= 1
+            self._gate = None
+
+    def __enter__(self) -> Slot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class _HoldingResponse(StreamingResponse):
+    """A stream that frees its slot when it ends, whether or not its body ever started."""
+
+    def __init__(self, slot: Slot, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
+
+
+class JobEventStreams:
+    """The watchers of one API process, made in the lifespan: at most `JOB_EVENTS_MAX_STREAMS` event
+    streams and `JOB_WAIT_MAX_POLLS` long polls open at once; past either, 503 with `Retry-After`."""
 
     def __init__(self, settings: QueueSettings) -> None:
         self.settings = settings
-        self.open = 0
+        self.streams = Gate(settings.job_events_max_streams, "event streams")
+        self.long_polls = Gate(settings.job_wait_max_polls, "long polls")
+
+    @property
+    def open(self) -> int:
+        return self.streams.open
 
     async def respond(self, queue: JobQueue, job_id: str, last_event_id: str | None) -> Response:
-        if self.open >= self.settings.job_events_max_streams:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, "too many open event streams", {"Retry-After": "1"}
+        slot = self.streams.enter()
+        try:
+            now = await watch.current(queue, job_id)  # an unknown id is a 404 before the stream starts
+            if job_ids.is_internal(queue.registry, job_id, now.status.function):
+                raise JobNotFound(job_id)  # the service's own job (a cron tick): admin only
+            if now.final and now.id == last_event_id:
+                slot.release()
+                return Response(status_code=status.HTTP_204_NO_CONTENT)
+            return _HoldingResponse(
+                slot,
+                self._stream(queue, job_id, last_event_id),
+                media_type="text/event-stream",
+                headers=HEADERS,
             )
-        now = await watch.current(queue, job_id)  # an unknown id is a 404 before the stream starts
-        if now.final and now.id == last_event_id:
-            return Response(status_code=status.HTTP_204_NO_CONTENT)
-        return StreamingResponse(
-            self._stream(queue, job_id, last_event_id), media_type="text/event-stream", headers=HEADERS
-        )
+        except BaseException:
+            slot.release()
+            raise
 
     async def _stream(self, queue: JobQueue, job_id: str, seen: str | None) -> AsyncIterator[str]:
-        self.open += 1
         try:
             yield f"retry: {RETRY_MS}\n\n"
             async for change in watch.changes(
@@ -70,8 +130,6 @@ class JobEventStreams:
                 yield f"id: {change.id}\ndata: {change.body}\n\n"
         except QueueUnavailable:
             yield UNAVAILABLE  # the browser reconnects after `retry`
-        finally:
-            self.open -= 1
 
 
 async def get_job_streams(request: Request) -> JobEventStreams:

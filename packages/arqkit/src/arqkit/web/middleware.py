@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arqkit import deadline
+from arqkit.web import security
 
 log = structlog.get_logger("api.access")
 REQUEST_ID_HEADER = "x-request-id"
@@ -29,6 +30,8 @@ class RequestMiddleware:
     - one budget of `redis_budget_seconds` for all the Redis work before the response starts
       (`arqkit/deadline.py`): a frozen Redis is a 503 within it, however many calls the request
       makes. Once the response has started (an event stream), the budget no longer applies;
+    - `X-Content-Type-Options: nosniff` on every response, and a Content-Security-Policy on HTML pages
+      (`security.py`; a page is held until its body is complete, to hash its inline scripts);
     - one log line per request with its route template, which `observe` (the HTTP metrics) also gets.
       The 413s are logged and counted too.
     """
@@ -60,12 +63,30 @@ class RequestMiddleware:
         status_code = 500
         id_header = (b"x-request-id", request_id.encode())
 
+        held: Message | None = None  # an HTML page's start, until its body is hashed (security.py)
+        page: list[bytes] = []
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status_code
+            nonlocal status_code, held
             if message["type"] == "http.response.start":
                 status_code = message["status"]
-                message["headers"] = [*message.get("headers", []), id_header]
+                message["headers"] = [*message.get("headers", []), id_header, security.NOSNIFF]
                 deadline.clear()  # in the task that streams the body, which is the one sending
+                if security.needs_policy(message["headers"]):
+                    held = message
+                    return
+            elif held is not None and message["type"] == "http.response.body":
+                page.append(message.get("body", b""))
+                more = message.get("more_body", False)
+                if more and sum(map(len, page)) < security.MAX_HTML_BYTES:
+                    return
+                body = b"".join(page)
+                policy = (b"content-security-policy", security.content_security_policy(body))
+                held["headers"] = [*held["headers"], policy]
+                start, held = held, None
+                page.clear()
+                await send(start)
+                message = {"type": "http.response.body", "body": body, "more_body": more}
             await send(message)
 
         token = deadline.start(self.redis_budget_seconds)

@@ -69,7 +69,11 @@ PRODUCER: Responses = {
     202: {"headers": {**LOCATION, **RATE_LIMIT_HEADERS}, "description": "Enqueued."},
     **WITH_BODY,
     **RATE_LIMITED,
-    **UNAVAILABLE,
+    503: _error(
+        "Redis did not confirm the job in time; it may have been accepted all the same: retry with the "
+        "same `Idempotency-Key` to get that job, never a second one.",
+        RETRY_AFTER,
+    ),
 }
 JOB_STATUS: Responses = {
     200: {"headers": RATE_LIMIT_HEADERS},
@@ -85,6 +89,13 @@ JOB_ABORT: Responses = {
     **INVALID,
     **RATE_LIMITED,
     **UNAVAILABLE,
+}
+METRICS_GUARD: Responses = {
+    401: _error(
+        "METRICS_TOKEN is set, and no token or another one was sent.",
+        {"WWW-Authenticate": _header("`Bearer`", "string")},
+    ),
+    403: _error("METRICS_ALLOWED_NETWORKS is set, and the client is in none of them."),
 }
 FORBIDDEN: Responses = {403: _error("A write authenticated by the session cookie came from another origin.")}
 ADMIN: Responses = UNAUTHORIZED | RATE_LIMITED | UNAVAILABLE  # 429: too many wrong tokens from one address

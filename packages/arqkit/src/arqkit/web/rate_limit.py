@@ -169,13 +169,13 @@ def undeclared_limits(app: FastAPI, limiter: ApiRateLimiter) -> list[str]:
     this is tests/web/test_rate_limit.py's, which fails if FastAPI stops exposing routes this way)."""
     return [
         f"{','.join(sorted(route.methods or ()))} {route.path} uses {name!r}"
-        for route in _api_routes(app.routes)
+        for route in api_routes(app.routes)
         for name in _limit_names(route.dependant)
         if name not in limiter.rates
     ]
 
 
-def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
     """Every APIRoute, including those of included routers: FastAPI >= 0.16x keeps an included router as
     one entry (its `original_router`) instead of copying its routes (a path prefix is not applied here)."""
     for route in routes:
@@ -183,7 +183,7 @@ def _api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
             yield route
         included = getattr(route, "original_router", None)
         if included is not None:
-            yield from _api_routes(included.routes)
+            yield from api_routes(included.routes)
 
 
 def _limit_names(dependant: Dependant) -> set[str]:

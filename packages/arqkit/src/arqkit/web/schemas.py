@@ -41,6 +41,7 @@ def accepted(job: Enqueued, response: Response) -> Accepted:
 
 class ReplayAccepted(Accepted):
     replay_of: str
+    warning: str | None = None  # e.g. no live worker serves the letter's queue: the job would wait
 
 
 class AbortRequested(BaseModel):
@@ -50,8 +51,15 @@ class AbortRequested(BaseModel):
 
 class ReplayWindow(StrictBody):
     since_seconds: int = Field(gt=0, le=90 * 86_400)
+    # At most this many letters per request (the oldest of the window first): a request stays short.
+    limit: int = Field(100, ge=1, le=1000)
+    # The window's end, from a previous answer: resume without letters that failed since.
+    until_ms: int | None = Field(None, ge=0)
 
 
 class Replayed(BaseModel):
     count: int
     job_ids: list[str]
+    remaining: int  # letters of the window left: post again with `until_ms` while it is not 0
+    until_ms: int
+    warnings: list[str] = []

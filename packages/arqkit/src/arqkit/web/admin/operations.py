@@ -53,8 +53,16 @@ async def list_dead_letters(
 
 @router.post("/dead-letters/replay", status_code=status.HTTP_202_ACCEPTED, responses=WITH_BODY | ADMIN_WRITE)
 async def replay_window(body: ReplayWindow, admin: QueueAdminDep) -> Replayed:
-    replayed = await admin.replay_since(body.since_seconds)
-    return Replayed(count=len(replayed), job_ids=[job.job_id for job in replayed])
+    """At most `limit` letters per request, each replayed at most once however many requests race. While
+    `remaining` is not 0, post again with the answer's `until_ms` (a retry after a timeout is safe)."""
+    batch = await admin.replay_since(body.since_seconds, body.limit, body.until_ms)
+    return Replayed(
+        count=len(batch.replayed),
+        job_ids=[replay.job.job_id for replay in batch.replayed],
+        remaining=batch.remaining,
+        until_ms=batch.until_ms,
+        warnings=sorted({replay.warning for replay in batch.replayed if replay.warning}),
+    )
 
 
 @router.post(
@@ -63,9 +71,16 @@ async def replay_window(body: ReplayWindow, admin: QueueAdminDep) -> Replayed:
     responses=NOT_FOUND | INVALID | ADMIN_WRITE,
 )
 async def replay_one(job_id: JobId, admin: QueueAdminDep) -> ReplayAccepted:
-    job = await admin.replay(job_id)
+    """At most one job per letter, however many requests race: each answers that job. `warning` says
+    when no live worker serves the letter's queue (the job would wait until one starts)."""
+    replay = await admin.replay(job_id)
+    job = replay.job
     return ReplayAccepted(
-        job_id=job.job_id, status=job.status, status_url=f"/jobs/{job.job_id}", replay_of=job_id
+        job_id=job.job_id,
+        status=job.status,
+        status_url=f"/jobs/{job.job_id}",
+        replay_of=job_id,
+        warning=replay.warning,
     )
 
 

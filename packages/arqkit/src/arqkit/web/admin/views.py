@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 
 from arqkit.admin import JobDetail
 from arqkit.failure_groups import FailureGroupPage
 from arqkit.overview import DeadLetterWindow, FinishedStatus, RecentPage, WorkerInfo
 from arqkit.throughput import Sample
 from arqkit.web.deps import AdminDep, QueueAdminDep
-from arqkit.web.openapi import ADMIN, INVALID, NOT_FOUND
-from arqkit.web.schemas import JobId
+from arqkit.web.openapi import ADMIN, ADMIN_WRITE, CONFLICT, INVALID, NOT_FOUND
+from arqkit.web.schemas import AbortRequested, JobId
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=ADMIN)
 
@@ -40,6 +40,17 @@ async def recent_jobs(
 @router.get("/jobs/{job_id}", responses=NOT_FOUND | INVALID)
 async def job_detail(job_id: JobId, admin: QueueAdminDep) -> JobDetail:
     return await admin.job_detail(job_id)
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=NOT_FOUND | CONFLICT | INVALID | ADMIN_WRITE,
+)
+async def abort_job(job_id: JobId, admin: QueueAdminDep) -> AbortRequested:
+    """Abort any job, the service's own (a cron tick) included: `DELETE /jobs/{id}` refuses those."""
+    await admin.abort(job_id)
+    return AbortRequested(job_id=job_id)
 
 
 @router.get("/dead-letters/window", responses=INVALID)

@@ -242,12 +242,18 @@ async function confirmReplayWindow(event) {
   const summary = `${window_.count} dead letter(s) will be enqueued again (plus any that fail before you confirm):`;
   if (!(await confirm(`Replay ${window_.count} job(s)?`, summary, items))) return;
   const since = seconds + Math.ceil((Date.now() - asked) / 1000); // the same window start as the preview
-  const result = await api("/admin/dead-letters/replay", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ since_seconds: since }),
-  });
-  result.job_ids.forEach((jobId) => track("(window)", jobId, ""));
+  // Bounded requests (the server replays at most `limit` per request), resumed at the same window end.
+  let window = { since_seconds: since };
+  for (;;) {
+    const result = await api("/admin/dead-letters/replay", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(window),
+    });
+    result.job_ids.forEach((jobId) => track("(window)", jobId, ""));
+    if (!result.remaining || !result.count) break;
+    window = { since_seconds: since, until_ms: result.until_ms };
+  }
 }
 
 // Pause and discard: a queue's state and a dead letter's row come back with the next snapshot.
