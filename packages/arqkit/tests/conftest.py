@@ -20,6 +20,7 @@ from tests.service.registry import REGISTRY
 from tests.service.settings import Settings
 from tests.support import PROCESS_START_SECONDS, SERVICE_WORKER, WorkerProcess, wait_for
 from tests.support.sink import serve_sink
+from tests.support.workers import sleeps_on_its_only_try
 
 # How long a request may wait on Redis. Production's 1 s is for a frozen Redis; on a busy machine (the suite
 # runs in parallel) a healthy one can be starved that long. The tests of the budget set their own.
@@ -115,8 +116,9 @@ async def worker(
 
 @pytest.fixture
 async def job_queue(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncIterator[JobQueue]:
-    """The typed client on a pool of its own, as the API uses it (no HTTP, so no rate limit in the way)."""
-    queue = JobQueue.connect(settings, REGISTRY)
+    """The typed client on a pool of its own, as the API uses it (no HTTP, so no rate limit in the way);
+    its registry the service's jobs and the test job the suite's workers also run."""
+    queue = JobQueue.connect(settings, Registry([*REGISTRY, sleeps_on_its_only_try]))
     yield queue
     await queue.aclose()
 

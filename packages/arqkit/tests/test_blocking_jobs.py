@@ -5,6 +5,7 @@ them, with the suite's 3 s crash recovery."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -64,7 +65,8 @@ async def test_an_async_job_that_blocks_its_loop_past_crash_recovery_runs_once(
     settings: Settings,
 ) -> None:
     await _two_workers(start_worker, redis_client, settings)
-    blocked_for = 10.0  # over three times the crash-recovery time
+    # Over three times the crash-recovery time; BLOCKING_TEST_SECONDS=40 runs the issue's 40 s job.
+    blocked_for = float(os.environ.get("BLOCKING_TEST_SECONDS", "10"))
     enqueued = await queue.enqueue(blocks_its_loop, seconds=blocked_for, how=how)
 
     assert await _finished(queue, enqueued.job_id, timeout=blocked_for + 20) == "complete"
