@@ -199,6 +199,7 @@ async def flush_forever(batch: MetricsBatch, redis: Redis, settings: QueueSettin
             with deadline.budget(settings.redis_request_budget_seconds):
                 await flush(batch, redis, settings)
         except Exception:
+            deadline.stop_if_cancelled()
             log.warning("metrics flush failed; will retry", exc_info=True)
 
 

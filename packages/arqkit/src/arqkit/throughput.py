@@ -62,6 +62,7 @@ async def record_forever(redis: Redis, settings: QueueSettings) -> None:
             with deadline.budget(settings.redis_request_budget_seconds):
                 await record(redis, settings)
         except Exception:
+            deadline.stop_if_cancelled()
             log.warning("throughput sample failed; will retry", exc_info=True)
         await asyncio.sleep(settings.dashboard_sample_seconds)
 

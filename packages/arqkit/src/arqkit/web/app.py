@@ -74,6 +74,7 @@ class QueueService:
         finally:
             flusher.cancel()
             sampler.cancel()
+            await asyncio.wait([flusher, sampler], timeout=settings.redis_request_budget_seconds)
             budget = deadline.budget(settings.redis_request_budget_seconds)  # a frozen Redis: no hang
             with contextlib.suppress(RedisError, OSError), budget:
                 await flush(self.http_metrics, queue.redis, settings)
