@@ -86,11 +86,3 @@ async def within_budget() -> AsyncIterator[None]:
     except TimeoutError as exc:
         budget.spent = True
         raise BudgetExhausted("Redis did not answer within the request's time budget") from exc
-
-
-def stop_if_cancelled() -> None:
-    """For a background loop's `except Exception:`: a cancel that arrived as the budget ran out comes
-    out of `asyncio.timeout` as a TimeoutError (so a BudgetExhausted); the loop must still stop."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError

@@ -21,6 +21,7 @@ from arqkit.serializer import error_of
 from arqkit.settings import QueueSettings
 
 _FLUSHER = "metrics_flusher"
+_STOPPING = "metrics_stopping"  # worker ctx key: tells the flusher to stop
 _TRACING_SHUTDOWN = "tracing_shutdown"
 
 # The status a finished try shows in the admin lists, by the outcome the wrapper recorded.
@@ -45,11 +46,13 @@ def start(ctx: Ctx, settings: QueueSettings) -> None:
     ctx[_TRACING_SHUTDOWN] = tracing.install(settings, "worker")
     batch = ctx[metrics.BATCH] = metrics.MetricsBatch()
     ctx[metrics.QUEUE] = priorities.label(settings, ctx["queue_name"])
-    ctx[_FLUSHER] = asyncio.create_task(metrics.flush_forever(batch, ctx["redis"], settings))
+    ctx[_STOPPING] = stopping = asyncio.Event()
+    ctx[_FLUSHER] = asyncio.create_task(metrics.flush_forever(batch, ctx["redis"], settings, stopping))
 
 
 async def stop(ctx: Ctx) -> None:
     """On worker shutdown, after the last dead letters are recorded: write what is left."""
+    ctx[_STOPPING].set()
     ctx[_FLUSHER].cancel()
     await metrics.flush(ctx[metrics.BATCH], ctx["redis"], ctx["settings"])
     if ctx[_TRACING_SHUTDOWN] is not None:

@@ -190,16 +190,18 @@ async def flush(batch: MetricsBatch, redis: Redis, settings: QueueSettings) -> N
         raise
 
 
-async def flush_forever(batch: MetricsBatch, redis: Redis, settings: QueueSettings) -> None:
-    """The flusher task of a process: cancel it, then `flush` once more, to stop."""
-    while True:
+async def flush_forever(
+    batch: MetricsBatch, redis: Redis, settings: QueueSettings, stopping: asyncio.Event
+) -> None:
+    """The flusher task of a process: set `stopping` and cancel it, then `flush` once more, to stop.
+    (`stopping` because Python 3.11's asyncio.timeout can swallow a cancel that meets its deadline.)"""
+    while not stopping.is_set():
         await asyncio.sleep(settings.metrics_flush_seconds)
         try:
             # Bounded like a request (on the API's pool): a frozen Redis must not hold a pooled connection.
             with deadline.budget(settings.redis_request_budget_seconds):
                 await flush(batch, redis, settings)
         except Exception:
-            deadline.stop_if_cancelled()
             log.warning("metrics flush failed; will retry", exc_info=True)
 
 

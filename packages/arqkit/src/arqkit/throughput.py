@@ -54,15 +54,15 @@ async def record(redis: Redis, settings: QueueSettings) -> None:
     )
 
 
-async def record_forever(redis: Redis, settings: QueueSettings) -> None:
-    """An API process's sampler task: cancel it to stop. A failed sample is a gap in the chart, no more."""
-    while True:
+async def record_forever(redis: Redis, settings: QueueSettings, stopping: asyncio.Event) -> None:
+    """An API process's sampler task: set `stopping` and cancel it to stop (`metrics.flush_forever` says
+    why both). A failed sample is a gap in the chart, no more."""
+    while not stopping.is_set():
         try:
             # Bounded like a request (on the API's pool): a silent Redis must not hold the pool's lock.
             with deadline.budget(settings.redis_request_budget_seconds):
                 await record(redis, settings)
         except Exception:
-            deadline.stop_if_cancelled()
             log.warning("throughput sample failed; will retry", exc_info=True)
         await asyncio.sleep(settings.dashboard_sample_seconds)
 

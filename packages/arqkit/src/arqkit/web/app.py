@@ -67,11 +67,13 @@ class QueueService:
         app.state.admin_sessions = AdminSessions(queue.redis, settings)
         app.state.auth_throttle = AuthThrottle(queue.redis, settings, limiter)
         stop_tracing = tracing.install(settings, "api")
-        flusher = asyncio.create_task(flush_forever(self.http_metrics, queue.redis, settings))
-        sampler = asyncio.create_task(throughput.record_forever(queue.redis, settings))
+        stopping = asyncio.Event()
+        flusher = asyncio.create_task(flush_forever(self.http_metrics, queue.redis, settings, stopping))
+        sampler = asyncio.create_task(throughput.record_forever(queue.redis, settings, stopping))
         try:
             yield
         finally:
+            stopping.set()
             flusher.cancel()
             sampler.cancel()
             await asyncio.wait([flusher, sampler], timeout=settings.redis_request_budget_seconds)
