@@ -30,7 +30,6 @@ async def lifespan(settings: Settings) -> AsyncIterator[Resources]:
 
 
 Ctx = JobContext[Settings, Resources]
-SyncCtx = SyncJobContext[Settings, Resources]  # a plain `def` job's, in a worker thread
-ProcessCtx = SyncJobContext[
-    Settings, None
-]  # a `@job(executor="process")` job's: resources stay in the worker
+# A plain `def` job's, in a worker thread; a `@job(executor="process")` job's (resources stay in the worker).
+SyncCtx = SyncJobContext[Settings, Resources]
+ProcessCtx = SyncJobContext[Settings, None]
