@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import redis
 import redis.asyncio
@@ -103,11 +104,8 @@ async def _result(pool: ArqRedis, job_id: str) -> float:
     raise RuntimeError(f"job {job_id} did not finish within {RESULT_TIMEOUT_SECONDS}s")
 
 
-# Every queued job due now at once, and a wake-up token as an enqueue would push.
-_ALL_DUE_NOW = """
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do redis.call('ZADD', KEYS[1], ARGV[1], id) end
-redis.call('RPUSH', KEYS[2], '1')
-"""
+# Every queued job due now at once, and a wake-up token as an enqueue would push: read once.
+_ALL_DUE_NOW = (Path(__file__).parent / "all_due_now.lua").read_text()
 
 
 def measure_throughput(redis_url: str, run: WorkerRun, jobs: int) -> float:

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -74,14 +75,7 @@ async def memory_back(raw: redis.asyncio.Redis) -> None:
 class Busy:
     """A script that keeps Redis busy past `busy-reply-threshold`: every other client gets BUSY."""
 
-    SCRIPT = """
-    local t = redis.call('TIME')
-    local started = t[1] * 1000000 + t[2]
-    repeat
-      local now = redis.call('TIME')
-    until now[1] * 1000000 + now[2] - started > tonumber(ARGV[1]) * 1000
-    return 1
-    """
+    SCRIPT = (Path(__file__).parents[1] / "support" / "busy.lua").read_text()  # read once
 
     def __init__(self, url: str) -> None:
         self.client = redis.asyncio.Redis.from_url(url)
