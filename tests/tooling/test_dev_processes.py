@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 from arqkit.redis_server import RedisServer, free_port
+from arqkit.testing import descendants
 
 from jobs import WORKER_SETTINGS
-from tests.support import ROOT, descendants
+from tests.support import ROOT
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads its process tree from /proc")
 

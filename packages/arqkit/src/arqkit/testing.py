@@ -322,3 +322,16 @@ class WorkerProcess:
         self.signal(signal.SIGKILL)
         if self.process is not None:
             self.process.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc), children first."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            children = [int(child) for child in (task / "children").read_text().split()]
+            found += children
+            pending += children
+    return found

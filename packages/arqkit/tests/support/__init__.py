@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from arqkit import testing
 from arqkit.redis_server import free_port
 from arqkit.settings import QueueSettings
-from arqkit.testing import settings_env, wait_for, wait_for_status
+from arqkit.testing import descendants, settings_env, wait_for, wait_for_status
 from tests.service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent  # packages/arqkit: every child process runs here
@@ -33,6 +33,7 @@ __all__ = [
     "BIN",
     "ROOT",
     "WorkerProcess",
+    "descendants",
     "http_service",
     "serve_api",
     "settings_env",
@@ -102,19 +103,6 @@ def _serving(
     finally:
         process.terminate()
         process.wait(15)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (Linux /proc), children first."""
-    found: list[int] = []
-    pending = [pid]
-    while pending:
-        parent = pending.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            children = [int(child) for child in (task / "children").read_text().split()]
-            found += children
-            pending += children
-    return found
 
 
 def processes_holding_connections(pids: list[int], port: int) -> set[int]:
