@@ -5,6 +5,7 @@ the CLI (`python -m jobs`) all go through it; none of them touches Redis itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,18 +15,27 @@ from pydantic import BaseModel
 from arqkit import (
     dead_letters,
     failure_groups,
+    history,
     job_ids,
     metrics,
     overview,
     priorities,
     queue_control,
+    replay_edits,
     throughput,
 )
 from arqkit.client import Enqueued, JobQueue, Readiness
 from arqkit.dead_letters import DeadLetter, DeadLetterPage
-from arqkit.errors import DeadLetterNotFound, JobNotFound, QueueUnavailable, unavailable_on_redis_error
+from arqkit.errors import (
+    DeadLetterNotFound,
+    JobNotFound,
+    QueueUnavailable,
+    ReplayConflict,
+    unavailable_on_redis_error,
+)
 from arqkit.failure_groups import FailureGroupPage
 from arqkit.overview import DeadLetterWindow, FinishedStatus, QueueDepth, RecentPage, Snapshot, WorkerInfo
+from arqkit.replay_edits import ArgumentChange, ReplayPreview, ReplayRecord, Via
 from arqkit.status import JobStatus
 
 log = structlog.get_logger("jobs.admin")
@@ -49,6 +59,7 @@ class JobDetail(BaseModel):
     status: JobStatus | None  # None once its result has expired (its dead letter may remain)
     failed_tries: list[dict[str, Any]]  # each failed try: type, message, traceback, try, at_ms
     dead_letter: DeadLetter | None
+    replay: ReplayRecord | None = None  # its replay, as the letter replayed or as the new job (edits, who)
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class Replay:
     job: Enqueued
     replay_of: str
     warning: str | None  # e.g. no live worker serves the letter's queue
+    changes: list[ArgumentChange] | None = None  # an edited replay's diff (None: the letter's own arguments)
 
     @property
     def job_id(self) -> str:  # as an `Enqueued`, which `replay` returned before
@@ -128,9 +140,12 @@ class QueueAdmin:
         with unavailable_on_redis_error():
             failed_tries = await overview.failed_tries(self.redis, job_id)
             letter = await dead_letters.get(self.redis, job_id)
-        if status is None and letter is None and not failed_tries:
+            replay = await history.replay_of(self.redis, job_id)
+        if status is None and letter is None and not failed_tries and replay is None:
             raise JobNotFound(job_id)
-        return JobDetail(job_id=job_id, status=status, failed_tries=failed_tries, dead_letter=letter)
+        return JobDetail(
+            job_id=job_id, status=status, failed_tries=failed_tries, dead_letter=letter, replay=replay
+        )
 
     async def abort(self, job_id: str) -> None:
         """Any job, the service's own included (the public `DELETE /jobs/{id}` refuses cron ticks)."""
@@ -145,30 +160,58 @@ class QueueAdmin:
         with unavailable_on_redis_error():
             return await overview.dead_letters_since(self.redis, since_seconds, limit)
 
-    async def replay(self, job_id: str) -> Replay:
-        """Enqueue a dead letter again, on its own queue, as a new job whose meta `replay_of` links back.
+    async def replay(
+        self,
+        job_id: str,
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        operator: str | None = None,
+        via: Via | None = None,
+    ) -> Replay:
+        """Enqueue a dead letter again, on its own queue, as a new job whose meta `replay_of` links back;
+        with `kwargs` (every argument by name, as JSON), with those instead, checked against the job's
+        signature first (`replay_edits.preview`). Recorded in both jobs' history: who, when, the edit.
 
         At most once however many requests race: the new job's id is derived from the letter (its id and
-        failure time, keyed with JOB_ID_SECRET), and an enqueue of an id that exists writes nothing. So
-        concurrent replays, or a retry after a timeout, all answer the one job; the letter leaves the set
-        only once that job is written (a crash in between leaves it, and its replay finds the same job).
+        failure time, keyed with JOB_ID_SECRET), and an enqueue of an id that exists writes nothing. The
+        first replay's record (SET NX) decides the arguments: a racing one with others is `ReplayConflict`,
+        one with the same answers the same job. The letter leaves the set only once that job is written (a
+        crash in between leaves it, and its replay finds the same job).
         """
         with unavailable_on_redis_error():
-            letter = await dead_letters.get(self.redis, job_id)
-            if letter is None or not await dead_letters.contains(self.redis, job_id):
-                raise DeadLetterNotFound(job_id)
+            letter = await self._letter(job_id)
+            edit = None if kwargs is None else replay_edits.preview(self.queue.registry, letter, kwargs)
+            args, keywords = (letter.args, letter.keyword_args) if edit is None else ([], edit.after)
             queue_name = letter.queue or self.settings.queue_name
             new_id = f"replay-{job_ids.derive(self.settings, 'replay', job_id, str(letter.failed_at_ms))}"
+            digest = replay_edits.digest(letter.function, args, keywords)
+            record = replay_edits.record(letter, new_id, edit, operator, via, digest)
+            keep = self.settings.replay_audit_seconds
+            first = await history.claim_replay(self.redis, record, keep) or record
+            if first.digest != digest:
+                raise ReplayConflict(job_id, new_id, replay_edits.who(first))
+            meta = {"replay_of": job_id, **replay_edits.edit_meta(first)}
             queued = await self.queue.with_options(job_id=new_id).enqueue_named(
-                letter.function, letter.args, letter.keyword_args, queue_name, meta={"replay_of": job_id}
+                letter.function, args, keywords, queue_name, meta=meta
             )
+            await history.record_replayed(self.redis, first, keep)
             await dead_letters.remove(self.redis, job_id)
             warning = await self._unserved_warning(queue_name)
         if queued.created:
-            log.info(
-                "dead letter replayed", original_job_id=job_id, new_job_id=queued.job_id, queue=queue_name
-            )
-        return Replay(queued, job_id, warning)
+            replay_edits.log_replay(first, queue_name, self.settings.log_job_arguments)
+        return Replay(queued, job_id, warning, None if edit is None else edit.changes)
+
+    async def preview_replay(self, job_id: str, kwargs: Mapping[str, Any] | None) -> ReplayPreview:
+        """What `replay(job_id, kwargs)` would enqueue, and the diff; nothing is written."""
+        with unavailable_on_redis_error():
+            letter = await self._letter(job_id)
+        return replay_edits.preview(self.queue.registry, letter, kwargs)
+
+    async def _letter(self, job_id: str) -> DeadLetter:
+        letter = await dead_letters.get(self.redis, job_id)
+        if letter is None or not await dead_letters.contains(self.redis, job_id):
+            raise DeadLetterNotFound(job_id)
+        return letter
 
     async def _unserved_warning(self, queue_name: str) -> str | None:
         """Why the replayed job may wait forever: no live worker serves its queue (or none is known)."""
@@ -190,7 +233,7 @@ class QueueAdmin:
         for job_id in ids:
             try:
                 replayed.append(await self.replay(job_id))
-            except DeadLetterNotFound:
+            except (DeadLetterNotFound, ReplayConflict):
                 continue  # replayed concurrently by someone else
         with unavailable_on_redis_error():
             remaining = await dead_letters.count_between(self.redis, from_ms, until_ms)

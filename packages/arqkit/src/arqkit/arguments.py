@@ -30,7 +30,7 @@ from pydantic import (
 from pydantic_core import PydanticSerializationError
 from typing_extensions import TypedDict  # pydantic takes `typing.TypedDict` only from Python 3.12
 
-from arqkit.errors import JobArgumentsInvalid
+from arqkit.errors import EditedArgumentsInvalid, JobArgumentsInvalid
 from arqkit.retry import PermanentError
 from arqkit.serializer import serialize
 
@@ -74,6 +74,35 @@ class Arguments:
         except (TypeError, ValueError) as exc:
             message = f"the stored arguments no longer fit {self.name}'s signature: {exc}"
             raise JobPayloadInvalid(message) from exc
+
+    def edited(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """An operator's edit, the whole set of arguments by name as JSON, checked as the worker will read
+        it (JSON mode) and returned as the JSON to store. `EditedArgumentsInvalid` names each argument
+        that is missing, unknown or of the wrong type."""
+        schema = self._schema()
+        if schema.keywords is None:  # *args, **kwargs or positional-only: checked as a whole
+            try:
+                return self.encode([], self._convert([], kwargs, dump=False)[1])[1]
+            except (TypeError, ValueError) as exc:
+                raise EditedArgumentsInvalid(self.name, [_problem("invalid", [], str(exc))]) from exc
+        try:
+            converted = schema.keywords.validate_json(orjson.dumps(kwargs))
+            dumped = schema.keywords.dump_python(converted, mode="json")
+        except ValidationError as exc:
+            problems = [_problem(e["type"], list(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+            raise EditedArgumentsInvalid(self.name, problems) from exc
+        except (TypeError, PydanticSerializationError) as exc:  # e.g. an int over 64 bits
+            raise EditedArgumentsInvalid(self.name, [_problem("invalid", [], str(exc))]) from exc
+        return {key: dumped[key] for key in kwargs}
+
+    def by_name(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Stored arguments as one mapping by parameter name (what an edit starts from), whether or not
+        they still fit the signature; None when one cannot be passed by name (positional-only, `*args`)."""
+        params = list(self._schema().signature.parameters.values())
+        named = [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
+        if len(args) > len(named) or any(p.kind == p.POSITIONAL_ONLY for p in params):
+            return None
+        return {**dict(zip(named, args, strict=False)), **kwargs}
 
     def _convert(
         self, args: Sequence[Any], kwargs: Mapping[str, Any], *, dump: bool
@@ -189,3 +218,7 @@ def _validation_message(name: str, exc: ValidationError) -> str:
         where = ".".join([name, *(str(part) for part in error["loc"])])
         problems.append(f"{where}: {error['msg']}")
     return "; ".join(problems)
+
+
+def _problem(kind: str, loc: list[str | int], message: str) -> dict[str, Any]:
+    return {"type": kind, "loc": loc, "msg": message}

@@ -4,6 +4,7 @@
     python -m jobs dead-letters --limit 5  python -m jobs replay JOB_ID / replay --since 3600
     python -m jobs discard JOB_ID          python -m jobs purge bulk --yes
     python -m jobs job JOB_ID              add --json to any of them for a script
+    python -m jobs replay JOB_ID --set email=ada@example.com   (shows the diff, asks; --yes to skip)
 
 Every command goes through `QueueAdmin`, on a pool with the settings' short timeouts and no retries:
 an unreachable Redis is a one-line error and exit 1 within about two seconds, never a hang.
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -33,8 +36,15 @@ from arqkit.settings import QueueSettings
 Handler = Callable[[QueueAdmin, argparse.Namespace], Awaitable[Output]]
 
 
+class NotConfirmed(QueueError):
+    """The operator did not confirm an edited replay: nothing was enqueued."""
+
+
 def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    root = parser()
+    args = root.parse_args(argv)
+    if args.command == "replay" and args.job_id is None and (args.set or args.kwargs is not None):
+        root.error("--set and --kwargs edit one dead letter: name its JOB_ID instead of --since")
     try:
         settings = QueueSettings()
     except ValidationError as exc:
@@ -52,6 +62,8 @@ async def _run(args: argparse.Namespace, settings: QueueSettings, registry: Regi
         output = await handler(QueueAdmin(queue), args)
     except QueueUnavailable as exc:
         return _fail(f"Redis at {_where(settings.redis_url)} is unreachable: {exc}")
+    except NotConfirmed as exc:
+        return _fail(str(exc))
     except QueueError as exc:
         return _fail(f"{cli_output.describe(exc)}")
     finally:
@@ -96,8 +108,37 @@ async def replay(admin: QueueAdmin, args: argparse.Namespace) -> Output:
             if not batch.remaining or not batch.replayed:
                 return cli_output.replayed_window(replayed)
             until_ms = batch.until_ms
+    if args.set or args.kwargs is not None:
+        return await replay_edited(admin, args)
     replay = await admin.replay(args.job_id)
     return cli_output.replayed_one(args.job_id, replay.job.job_id, replay.job.status, replay.warning)
+
+
+async def replay_edited(admin: QueueAdmin, args: argparse.Namespace) -> Output:
+    """The letter's arguments (or `--kwargs`) with each `--set` on top, checked and shown as a diff; then
+    replayed once the operator says yes (`--yes`: at once; `--dry-run`: never)."""
+    base = args.kwargs if args.kwargs is not None else (await admin.preview_replay(args.job_id, None)).before
+    preview = await admin.preview_replay(args.job_id, {**base, **dict(args.set)})
+    if args.dry_run:
+        return cli_output.replay_preview(preview)
+    if not args.yes:
+        sys.stderr.write(cli_output.replay_preview(preview).text + "\n")
+        sys.stderr.write("replay with these arguments? [y/N] ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise NotConfirmed(f"not replayed: {args.job_id} stays a dead letter")
+    operator = args.operator or _shell_user()
+    replay = await admin.replay(args.job_id, preview.after, operator=operator, via="cli")
+    job = replay.job
+    return cli_output.replayed_one(args.job_id, job.job_id, job.status, replay.warning, replay.changes)
+
+
+def _shell_user() -> str | None:
+    """Who runs the command, for the audit record, when `--operator` does not say."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER variable and no passwd entry (some containers)
+        return None
 
 
 async def discard(admin: QueueAdmin, args: argparse.Namespace) -> Output:
@@ -146,6 +187,19 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--since", type=_bounded(1, 90 * 86_400), metavar="SECONDS", help="failed that long ago"
     )
+    edit = again.add_argument_group("replay with edited arguments (one JOB_ID)")
+    edit.add_argument(
+        "--set",
+        type=_assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one argument (VALUE is JSON if it parses, else a string); repeatable",
+    )
+    edit.add_argument("--kwargs", type=_json_object, metavar="JSON", help="every argument, as a JSON object")
+    edit.add_argument("--operator", metavar="NAME", help="who replays, for the audit (default: your user)")
+    edit.add_argument("--yes", action="store_true", help="replay without asking after the diff")
+    edit.add_argument("--dry-run", action="store_true", help="show the diff, replay nothing")
     command("discard", discard, "drop one dead letter for good").add_argument("job_id", metavar="JOB_ID")
     for name, handler, help_ in (
         ("pause", pause, "the queue's workers take no new job (running ones finish; enqueues go on)"),
@@ -172,3 +226,24 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
     parse.__name__ = "whole number"  # argparse's word for a value that is not one
 
     return parse
+
+
+def _assignment(text: str) -> tuple[str, Any]:
+    """`name=value`: the value as JSON when it parses (`42`, `true`, `"42"`, `{...}`), else as a string."""
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    try:
+        return name, orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return name, value
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('must be a JSON object: {"name": value, ...}')
+    return value

@@ -11,7 +11,16 @@ import orjson
 
 from arqkit.admin import JobDetail, QueueOverview
 from arqkit.dead_letters import DeadLetterPage
-from arqkit.errors import DeadLetterNotFound, JobNotFound, QueueError, UnknownQueue
+from arqkit.errors import (
+    DeadLetterNotFound,
+    EditedArgumentsInvalid,
+    JobNotEditable,
+    JobNotFound,
+    QueueError,
+    ReplayConflict,
+    UnknownQueue,
+)
+from arqkit.replay_edits import ArgumentChange, ReplayPreview, ReplayRecord
 
 ERROR_CHARS = 60  # an error's text in a table cell; `job JOB_ID` shows it whole
 
@@ -74,10 +83,35 @@ def dead_letters(page: DeadLetterPage) -> Output:
     return Output(page.model_dump(mode="json"), table(headers, rows, "no dead letters"))
 
 
-def replayed_one(original: str, job_id: str, status: str, warning: str | None = None) -> Output:
-    data = {"job_id": job_id, "status": status, "replay_of": original, "warning": warning}
+def replayed_one(
+    original: str,
+    job_id: str,
+    status: str,
+    warning: str | None = None,
+    changes: list[ArgumentChange] | None = None,
+) -> Output:
+    data: dict[str, Any] = {"job_id": job_id, "status": status, "replay_of": original, "warning": warning}
     text = f"replayed {original} as {job_id} ({status})"
+    if changes is not None:
+        data["changes"] = [change.model_dump(mode="json") for change in changes]
+        text += f" with edited arguments: {', '.join(c.field for c in changes) or 'none changed'}"
     return Output(data, text if warning is None else f"{text}\nwarning: {warning}")
+
+
+def replay_preview(preview: ReplayPreview) -> Output:
+    """The diff of an edited replay, one line per changed argument: `name: before -> after`."""
+    lines = [f"replay {preview.replay_of} ({preview.function}) with these changes:"]
+    for change in preview.changes:
+        before, after = _plain(change.before), _plain(change.after)
+        if change.change == "added":
+            lines.append(f"  + {change.field}: {after}")
+        elif change.change == "removed":
+            lines.append(f"  - {change.field}: {before}")
+        else:
+            lines.append(f"  {change.field}: {before} -> {after}")
+    if not preview.changes:
+        lines.append("  (no argument changes)")
+    return Output(preview.model_dump(mode="json"), "\n".join(lines))
 
 
 def replayed_window(job_ids: list[str]) -> Output:
@@ -99,7 +133,18 @@ def job(detail: JobDetail) -> Output:
     if detail.dead_letter is not None:
         since, job_id = _when(detail.dead_letter.failed_at_ms), detail.job_id
         lines += ["", f"dead letter since {since}: replay with `python -m jobs replay {job_id}`"]
+    if detail.replay is not None:
+        lines += ["", _replay_line(detail.job_id, detail.replay)]
     return Output(detail.model_dump(mode="json", by_alias=True), "\n".join(lines))
+
+
+def _replay_line(job_id: str, record: ReplayRecord) -> str:
+    side = f"replayed as {record.job_id}" if record.replay_of == job_id else f"replay of {record.replay_of}"
+    if not record.edited:
+        return f"{side} at {record.at:%Y-%m-%d %H:%M:%SZ}"
+    who = record.operator or "-"
+    fields = ", ".join(change.field for change in record.changes) or "none"
+    return f"{side}, arguments edited by {who} (via {record.via}) at {record.at:%Y-%m-%d %H:%M:%SZ}: {fields}"
 
 
 def describe(exc: QueueError) -> str:
@@ -110,6 +155,10 @@ def describe(exc: QueueError) -> str:
         return f"no such dead letter: {exc}"
     if isinstance(exc, UnknownQueue):
         return f"no such queue: {exc} (default, critical or bulk)"
+    if isinstance(exc, EditedArgumentsInvalid):
+        return f"invalid arguments, nothing replayed: {exc}"
+    if isinstance(exc, JobNotEditable | ReplayConflict):
+        return f"not replayed: {exc}"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -71,6 +72,37 @@ class JobArgumentsInvalid(QueueError, TypeError):
     """An enqueue's arguments do not fit the job's signature; nothing was written (arqkit/arguments.py).
 
     Raised where mypy would have said so, had the values' types been known: a bug in the caller."""
+
+
+# Replay with edited arguments (admin.py, replay_edits.py)
+class JobNotEditable(QueueError):
+    """An edited replay refused: the job declares `@job(editable=False)`, its function is not in this
+    deployment's registry (no signature to check the edit against), or its stored arguments cannot be
+    named (`*args`). A replay with the letter's own arguments is still possible."""
+
+
+class EditedArgumentsInvalid(QueueError):
+    """Edited arguments that do not fit the job's signature; nothing was written. `errors` has one
+    `{type, loc, msg}` per problem, `loc` naming the argument (FastAPI's 422 shape)."""
+
+    def __init__(self, function: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{function}: " + "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in errors))
+        self.function = function
+        self.errors = errors
+
+
+def _where(loc: list[str | int]) -> str:
+    return ".".join(str(part) for part in loc) or "arguments"
+
+
+class ReplayConflict(QueueError):
+    """The dead letter is being (or was) replayed with other arguments: a letter makes one job at most."""
+
+    def __init__(self, letter_id: str, job_id: str, by: str) -> None:
+        super().__init__(
+            f"dead letter {letter_id} was already replayed as {job_id} with other arguments ({by})"
+        )
+        self.job_id = job_id
 
 
 @contextmanager

@@ -99,6 +99,7 @@ class JobOptions:
     priority: Priority = "default"  # its queue unless the enqueue names another (arqkit/priorities.py)
     cron: Cron | None = None  # a schedule: the worker of the default queue enqueues it on each tick
     executor: Executor | None = None  # a `def` job's: "thread" (the default) or "process"
+    editable: bool = True  # False: an operator may replay its dead letters only with their own arguments
 
 
 class JobDefinition(Generic[P, R]):
@@ -219,10 +220,14 @@ def job(
     priority: Priority = "default",
     cron: Cron | None = None,
     executor: Executor | None = None,
+    editable: bool = True,
 ) -> JobDecorator:
     """Declare a job and its whole policy next to its definition; `cron=Cron(...)` also schedules it.
-    A plain `def` runs in a thread; `executor="process"` runs it in a process (CPU-bound work)."""
-    options = JobOptions(max_tries, timeout_seconds, keep_result_seconds, policy, priority, cron, executor)
+    A plain `def` runs in a thread; `executor="process"` runs it in a process (CPU-bound work).
+    `editable=False`: its dead letters are never replayed with edited arguments (e.g. a payment's amount)."""
+    options = JobOptions(
+        max_tries, timeout_seconds, keep_result_seconds, policy, priority, cron, executor, editable=editable
+    )
 
     def wrap(fn: Callable[..., Any], /) -> JobDefinition[Any, Any]:
         if executor is not None and inspect.iscoroutinefunction(fn):

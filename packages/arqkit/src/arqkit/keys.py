@@ -121,3 +121,10 @@ def recent_jobs(status: str) -> str:
 
 
 THROUGHPUT = f"{PREFIX}throughput"  # zset: JSON sample (depth, counter totals) -> its interval's start (ms)
+
+
+# Replays with edited arguments (admin.py, history.py)
+def replay_record(job_id: str) -> str:
+    """A replay's audit record (JSON: who, when, before and after), under the letter's id and the new
+    job's. The letter's is written first, SET NX: the first replay of a letter decides its arguments."""
+    return f"{PREFIX}replay:{job_id}"

@@ -108,6 +108,8 @@ class QueueSettings(BaseSettings):
     metrics_allowed_networks: list[str] = []
     recent_jobs_max: int = Field(1000, gt=0)  # finished jobs listed per status in the admin API
     admin_session_seconds: int = Field(8 * 3600, gt=0)
+    # A replay's audit record (who, when, arguments before and after) is kept this long (30 days).
+    replay_audit_seconds: int = Field(30 * 86_400, gt=0)
     # Wrong admin tokens (login form or bearer) per client address; then 429 until the window frees.
     admin_auth_failures: str = Field("10/minute", pattern=RATE_PATTERN)
     dashboard_refresh_seconds: float = Field(1.0, gt=0)

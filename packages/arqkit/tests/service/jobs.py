@@ -38,7 +38,7 @@ async def long_task(ctx: Ctx, owner: int, label: str) -> dict[str, str | int]:
     return {"url": f"/out/{owner}/{label}", "rows": settings.long_steps * 100}
 
 
-@job(max_tries=5)
+@job(max_tries=5, editable=False)  # a charge's amount is never changed by hand after the fact
 async def charge(ctx: Ctx, charge_id: str, amount_cents: int, currency: str) -> dict[str, object]:
     """At most once per `charge_id`, however often it runs: the record is claimed with SET NX first."""
     record = {

@@ -60,15 +60,18 @@ async def is_admin(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> bool:
     """`Authorization: Bearer $ADMIN_TOKEN` (compared in constant time, wrong ones throttled per address),
-    or the dashboard's open session, whose writes must come from the service's own origin."""
+    or the dashboard's open session, whose writes must come from the service's own origin. Which of the
+    two is `request.state.admin_via` (an edited replay's audit records it)."""
     if credentials is not None:
         await throttle.refuse_if_throttled(request)
         if session.token_matches(settings, credentials.credentials):
+            request.state.admin_via = "token"
             return True
         await throttle.record_failure(request)
     if not await sessions.is_open(request.cookies.get(session.COOKIE_NAME)):
         return False
     refuse_cross_origin_write(request)
+    request.state.admin_via = "session"
     return True
 
 

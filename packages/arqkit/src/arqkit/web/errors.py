@@ -13,13 +13,16 @@ from redis.exceptions import RedisError
 
 from arqkit import (
     DeadLetterNotFound,
+    EditedArgumentsInvalid,
     EnqueueUnconfirmed,
     IdempotencyKeyReused,
     JobAlreadyFinished,
+    JobNotEditable,
     JobNotFound,
     JobNotRegistered,
     QueueUnavailable,
     RateLimited,
+    ReplayConflict,
     ReplicationTimeout,
     UnknownQueue,
 )
@@ -46,6 +49,8 @@ STATUS_AND_DETAIL: dict[type[Exception], tuple[int, str]] = {
     JobAlreadyFinished: (status.HTTP_409_CONFLICT, "the job has already finished"),
     DeadLetterNotFound: (status.HTTP_404_NOT_FOUND, "no such dead letter"),
     UnknownQueue: (status.HTTP_404_NOT_FOUND, "no such queue (default, critical or bulk)"),
+    JobNotEditable: (status.HTTP_409_CONFLICT, ""),  # "": the error's own sentence
+    ReplayConflict: (status.HTTP_409_CONFLICT, ""),
 }
 MAX_ECHO_DEPTH = 32
 log = structlog.get_logger("api.errors")
@@ -77,6 +82,13 @@ async def _idempotency_key_reused(request: Request, exc: Exception) -> JSONRespo
     """A 422 in FastAPI's shape (a list of errors), like every other 422 of the API."""
     error = {"type": "idempotency_key_reused", "loc": ["header", "Idempotency-Key"], "msg": str(exc)}
     return JSONResponse({"detail": [error]}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _edited_arguments_invalid(request: Request, exc: Exception) -> JSONResponse:
+    """A 422 in FastAPI's shape, each entry's `loc` naming the argument: `["body", "kwargs", "email"]`."""
+    assert isinstance(exc, EditedArgumentsInvalid)
+    errors = [{**error, "loc": ["body", "kwargs", *error["loc"]]} for error in exc.errors]
+    return JSONResponse({"detail": encodable(errors)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _job_not_registered(request: Request, exc: Exception) -> JSONResponse:
@@ -112,3 +124,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IdempotencyKeyReused, _idempotency_key_reused)
     app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(JobNotRegistered, _job_not_registered)
+    app.add_exception_handler(EditedArgumentsInvalid, _edited_arguments_invalid)

@@ -55,6 +55,12 @@ UNAUTHORIZED: Responses = {
 }
 NOT_FOUND: Responses = {404: _error("No such job or dead letter (unknown id, or expired).")}
 CONFLICT: Responses = {409: _error("The job has already finished.")}
+REPLAY_REFUSED: Responses = {
+    409: _error(
+        "Edited arguments refused: the job declares `editable=False` or is not registered, or the letter "
+        "was already replayed with other arguments."
+    )
+}
 TOO_LARGE: Responses = {413: _error("The body is larger than `MAX_BODY_BYTES`.")}
 INVALID: Responses = {422: _error("The request does not fit its schema; `detail` lists what is wrong.")}
 RATE_LIMITED: Responses = {

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from arqkit import Enqueued
+from arqkit.replay_edits import ArgumentChange
 from arqkit.web import rate_limit
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9:._-]{1,128}$"
@@ -42,6 +43,19 @@ def accepted(job: Enqueued, response: Response) -> Accepted:
 class ReplayAccepted(Accepted):
     replay_of: str
     warning: str | None = None  # e.g. no live worker serves the letter's queue: the job would wait
+    changes: list[ArgumentChange] | None = None  # an edited replay's diff; None: the letter's own arguments
+
+
+# Printable, one line: it goes into the audit record and a log line.
+OperatorName = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,100}$")]
+
+
+class ReplayEdit(StrictBody):
+    """A replay with corrected arguments: every argument of the job by name, as JSON (see the preview's
+    `before` for the letter's own). Without `kwargs`, the letter's own arguments."""
+
+    kwargs: dict[str, Any] | None = None
+    operator: OperatorName | None = None  # who asks, for the audit (the admin token names no one)
 
 
 class AbortRequested(BaseModel):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from arqkit.admin import QueueOverview
 from arqkit.dead_letters import CURSOR_PATTERN, DeadLetterPage
+from arqkit.replay_edits import ReplayPreview
 from arqkit.web.deps import AdminDep, QueueAdminDep
-from arqkit.web.openapi import ADMIN, ADMIN_WRITE, INVALID, NOT_FOUND, WITH_BODY
-from arqkit.web.schemas import JobId, ReplayAccepted, Replayed, ReplayWindow
+from arqkit.web.openapi import ADMIN, ADMIN_WRITE, INVALID, NOT_FOUND, REPLAY_REFUSED, WITH_BODY
+from arqkit.web.schemas import JobId, ReplayAccepted, Replayed, ReplayEdit, ReplayWindow
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[AdminDep], responses=ADMIN)
 
@@ -68,12 +69,21 @@ async def replay_window(body: ReplayWindow, admin: QueueAdminDep) -> Replayed:
 @router.post(
     "/dead-letters/{job_id}/replay",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=NOT_FOUND | INVALID | ADMIN_WRITE,
+    responses=NOT_FOUND | REPLAY_REFUSED | WITH_BODY | ADMIN_WRITE,
 )
-async def replay_one(job_id: JobId, admin: QueueAdminDep) -> ReplayAccepted:
+async def replay_one(
+    job_id: JobId, admin: QueueAdminDep, request: Request, body: ReplayEdit | None = None
+) -> ReplayAccepted:
     """At most one job per letter, however many requests race: each answers that job. `warning` says
-    when no live worker serves the letter's queue (the job would wait until one starts)."""
-    replay = await admin.replay(job_id)
+    when no live worker serves the letter's queue (the job would wait until one starts).
+
+    With `{"kwargs": {...}}`, the new job runs with those arguments, checked against the job's signature
+    (a 422 names each wrong, unknown or missing one); `changes` is the diff, and the replay is recorded
+    with `operator` and how the caller signed in (`GET /admin/jobs/{id}` shows it). A job declared
+    `editable=False`, or a letter already replayed with other arguments, is a 409."""
+    edit = body or ReplayEdit()
+    via = getattr(request.state, "admin_via", None)
+    replay = await admin.replay(job_id, edit.kwargs, operator=edit.operator, via=via)
     job = replay.job
     return ReplayAccepted(
         job_id=job.job_id,
@@ -81,7 +91,21 @@ async def replay_one(job_id: JobId, admin: QueueAdminDep) -> ReplayAccepted:
         status_url=f"/jobs/{job.job_id}",
         replay_of=job_id,
         warning=replay.warning,
+        changes=replay.changes,
     )
+
+
+@router.post(
+    "/dead-letters/{job_id}/replay/preview",
+    responses=NOT_FOUND | REPLAY_REFUSED | WITH_BODY | ADMIN_WRITE,
+)
+async def preview_replay(
+    job_id: JobId, admin: QueueAdminDep, body: ReplayEdit | None = None
+) -> ReplayPreview:
+    """What the same body would replay, nothing enqueued: the letter's arguments by name (`before`),
+    the checked ones (`after`) and the fields that differ (`changes`). Without `kwargs`: `before` twice,
+    the form an edit starts from."""
+    return await admin.preview_replay(job_id, (body or ReplayEdit()).kwargs)
 
 
 @router.delete(
