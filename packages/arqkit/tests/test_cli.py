@@ -16,7 +16,8 @@ import httpx
 import pytest
 import redis.asyncio
 
-from arqkit import JobNotFound, JobQueue, QueueAdmin
+from arqkit import JobNotFound, JobQueue, QueueAdmin, dead_letters
+from arqkit.dead_letters import DeadLetter
 from tests.service.jobs import notify
 from tests.service.settings import Settings
 from tests.support import ROOT, WorkerProcess, settings_env, wait_for
@@ -35,7 +36,7 @@ class Ran:
         return json.loads(self.out)
 
 
-def cli(settings: Settings, *args: str) -> Ran:
+def cli(settings: Settings, *args: str, stdin: str | None = None) -> Ran:
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "tests.service", *args],
@@ -44,6 +45,7 @@ def cli(settings: Settings, *args: str) -> Ran:
         capture_output=True,
         text=True,
         timeout=30,
+        input=stdin,
     )
     return Ran(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
@@ -118,6 +120,97 @@ async def test_replay_runs_a_dead_letter_again_on_the_worker(
 
     assert replayed["replay_of"] == failed.job_id
     await wait_for(lambda: _status_is(job_queue, replayed["job_id"], "complete"), what="the replay")
+
+
+async def test_replay_with_set_shows_the_diff_asks_and_runs_the_corrected_job(
+    settings: Settings, job_queue: JobQueue, sink: httpx.AsyncClient, worker: WorkerProcess
+) -> None:
+    await sink.post("/_control/fail", json={"status": 400, "times": 100, "to": "ada@exampel.com"})
+    failed = await job_queue.enqueue(notify, email="ada@exampel.com", name="Ada")
+    await wait_for(lambda: _status_is(job_queue, failed.job_id, "failed"), what="the dead letter")
+
+    declined = cli(settings, "replay", failed.job_id, "--set", "email=ada@example.com", stdin="n\n")
+    ran = cli(
+        settings,
+        "replay",
+        failed.job_id,
+        "--set",
+        "email=ada@example.com",
+        "--operator",
+        "grace",
+        stdin="y\n",
+    )
+
+    assert declined.code == 1
+    assert "email: ada@exampel.com -> ada@example.com" in declined.err  # the diff, before the question
+    assert declined.err.rstrip().endswith(f"error: not replayed: {failed.job_id} stays a dead letter")
+    assert ran.code == 0, ran.err
+    assert "email: ada@exampel.com -> ada@example.com" in ran.err
+    assert "replay with these arguments? [y/N]" in ran.err
+    new_id = ran.out.split(" as ")[1].split()[0]
+    assert "with edited arguments: email" in ran.out
+    await wait_for(lambda: _status_is(job_queue, new_id, "complete"), what="the corrected job")
+    assert [d["to"] for d in (await sink.get("/_control/deliveries")).json()] == ["ada@example.com"]
+    audit = cli(settings, "job", new_id, "--json").json()["replay"]
+    assert (audit["operator"], audit["via"], audit["after"]["email"]) == ("grace", "cli", "ada@example.com")
+
+
+async def test_replay_dry_run_prints_the_diff_and_replays_nothing(
+    settings: Settings, job_queue: JobQueue, redis_client: redis.asyncio.Redis
+) -> None:
+    letter = await _recorded_letter(redis_client, settings)
+
+    ran = cli(settings, "replay", letter, "--set", "name=Grace", "--dry-run", "--json")
+
+    assert ran.json()["changes"] == [
+        {"field": "name", "change": "changed", "before": "Ada", "after": "Grace"}
+    ]
+    assert [d.job_id for d in (await QueueAdmin(job_queue).dead_letters(10, None)).items] == [letter]
+    assert await redis_client.zcard(settings.queue_name) == 0
+
+
+async def test_replay_with_a_wrong_argument_exits_1_naming_it_and_replays_nothing(
+    settings: Settings, job_queue: JobQueue, redis_client: redis.asyncio.Redis
+) -> None:
+    letter = await _recorded_letter(redis_client, settings)
+
+    wrong_type = cli(settings, "replay", letter, "--set", "name=42", "--yes")  # JSON 42: an int
+    unknown = cli(settings, "replay", letter, "--set", "nmae=Grace", "--yes")
+    quoted = cli(settings, "replay", letter, "--set", 'name="42"', "--dry-run")  # a string
+
+    assert (wrong_type.code, unknown.code) == (1, 1)
+    assert wrong_type.err.startswith("error: invalid arguments, nothing replayed: notify: name: ")
+    assert "nmae" in unknown.err
+    assert unknown.err.count("\n") == 1
+    assert quoted.code == 0
+    assert "name: Ada -> 42" in quoted.out
+    assert await redis_client.zcard(settings.queue_name) == 0
+
+
+async def test_replay_with_edits_needs_one_job_id(settings: Settings) -> None:
+    ran = cli(settings, "replay", "--since", "60", "--set", "name=Grace")
+
+    assert ran.code == 2
+    assert "JOB_ID" in ran.err
+
+
+async def _recorded_letter(redis_client: redis.asyncio.Redis, settings: Settings) -> str:
+    await dead_letters.record(
+        redis_client,
+        DeadLetter(
+            job_id="dead-cli",
+            function="notify",
+            queue=settings.queue_name,
+            args=[],
+            keyword_args={"email": "ada@example.com", "name": "Ada"},
+            error={"type": "HTTPStatusError", "message": "HTTP 400"},
+            tries=1,
+            enqueued_at_ms=None,
+            failed_at_ms=int(time.time() * 1000),
+        ),
+        1000,
+    )
+    return "dead-cli"
 
 
 async def test_replay_since_replays_every_dead_letter_of_the_window(

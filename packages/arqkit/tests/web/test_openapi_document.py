@@ -32,7 +32,12 @@ EXPECTED = [
     ("get", "/admin/workers", {200, 401, 429, 503}),
     ("get", "/admin/dead-letters", {200, 401, 422, 429, 503}),
     ("post", "/admin/dead-letters/replay", {202, 400, 401, 403, 413, 422, 429, 503}),
-    ("post", "/admin/dead-letters/{job_id}/replay", {202, 401, 403, 404, 422, 429, 503}),
+    ("post", "/admin/dead-letters/{job_id}/replay", {202, 400, 401, 403, 404, 409, 413, 422, 429, 503}),
+    (
+        "post",
+        "/admin/dead-letters/{job_id}/replay/preview",
+        {200, 400, 401, 403, 404, 409, 413, 422, 429, 503},
+    ),
     ("get", "/admin/jobs", {200, 401, 422, 429, 503}),
     ("get", "/admin/jobs/{job_id}", {200, 401, 404, 422, 429, 503}),
     ("get", "/admin/dead-letters/window", {200, 401, 422, 429, 503}),
