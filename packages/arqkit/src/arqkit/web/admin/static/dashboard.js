@@ -72,7 +72,11 @@ async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
   if (response.status === 401) window.location.reload(); // the session expired: back to the login
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(typeof body.detail === "string" ? body.detail : response.statusText);
+  if (!response.ok) {
+    const error = new Error(typeof body.detail === "string" ? body.detail : response.statusText);
+    error.detail = body.detail; // a 422's list: what is wrong, and where
+    throw error;
+  }
   return body;
 }
 
@@ -128,7 +132,7 @@ function render(snapshot) {
     button.className = "replay";
     button.textContent = "Replay…";
     button.addEventListener("click", () => confirmReplayOne(letter));
-    action.append(button, discardButton(letter));
+    action.append(button, editButton(letter), discardButton(letter));
     tr.append(jobLink(letter.job_id), cell(letter.function),
       argsCell({ args: letter.args, kwargs: letter.keyword_args }),
       errorCell(letter.error), cell(letter.tries), cell(ago(letter.failed_at_ms)), action);
@@ -255,6 +259,99 @@ async function confirmReplayWindow(event) {
     window = { since_seconds: since, until_ms: result.until_ms };
   }
 }
+
+// Replay with edited arguments: the letter's arguments by name to edit as JSON, the server's diff of the
+// checked arguments, then a confirmation. Any change to the text asks for a new diff before replaying.
+const editing = { letter: null, kwargs: null };
+
+function editButton(letter) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "secondary edit";
+  button.textContent = "Edit…";
+  button.addEventListener("click", () => openEdit(letter).catch((error) => window.alert(error.message)));
+  return button;
+}
+
+function previewPath(letter) {
+  return `/admin/dead-letters/${encodeURIComponent(letter.job_id)}/replay/preview`;
+}
+
+function postJson(path, body) {
+  return api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+async function openEdit(letter) {
+  const preview = await postJson(previewPath(letter), {});
+  editing.letter = letter;
+  editing.kwargs = null;
+  $("edit-title").textContent = `Replay ${letter.job_id} (${letter.function}) with edited arguments`;
+  $("edit-kwargs").value = JSON.stringify(preview.before, null, 2);
+  showEditErrors([]);
+  $("edit-diff").hidden = true;
+  $("edit-confirm").disabled = true;
+  $("edit-dialog").showModal();
+}
+
+function showEditErrors(messages) {
+  $("edit-errors").replaceChildren(...messages.map((text) => {
+    const li = document.createElement("li");
+    li.textContent = text;
+    return li;
+  }));
+}
+
+function describeDetail(error) {
+  if (!Array.isArray(error.detail)) return [error.message];
+  return error.detail.map((item) => `${item.loc.slice(2).join(".") || "arguments"}: ${item.msg}`);
+}
+
+async function previewEdit() {
+  $("edit-confirm").disabled = true;
+  $("edit-diff").hidden = true;
+  let kwargs;
+  try {
+    kwargs = JSON.parse($("edit-kwargs").value);
+  } catch (error) {
+    showEditErrors([`not JSON: ${error.message}`]);
+    return;
+  }
+  try {
+    const preview = await postJson(previewPath(editing.letter), { kwargs });
+    showEditErrors(preview.changes.length ? [] : ["no argument changed"]);
+    fillTable("edit-diff", preview.changes.map((change) => {
+      const tr = document.createElement("tr");
+      tr.dataset.field = change.field;
+      const shown = (value, present) => (present ? JSON.stringify(value) : "(none)");
+      tr.append(cell(change.field), cell(shown(change.before, change.change !== "added"), "before"),
+        cell(shown(change.after, change.change !== "removed"), "after"));
+      return tr;
+    }), 3, "no changes");
+    $("edit-diff").hidden = false;
+    editing.kwargs = preview.after;
+    $("edit-confirm").disabled = false;
+  } catch (error) {
+    showEditErrors(describeDetail(error));
+  }
+}
+
+async function confirmEdit() {
+  const letter = editing.letter;
+  const body = { kwargs: editing.kwargs };
+  const operator = $("edit-operator").value.trim();
+  if (operator) body.operator = operator;
+  try {
+    const job = await postJson(`/admin/dead-letters/${encodeURIComponent(letter.job_id)}/replay`, body);
+    $("edit-dialog").close();
+    track(letter.job_id, job.job_id, letter.function);
+  } catch (error) {
+    showEditErrors(describeDetail(error));
+  }
+}
+
+$("edit-preview").addEventListener("click", previewEdit);
+$("edit-confirm").addEventListener("click", confirmEdit);
+$("edit-kwargs").addEventListener("input", () => { $("edit-confirm").disabled = true; });
 
 // Pause and discard: a queue's state and a dead letter's row come back with the next snapshot.
 function pauseCells(queue) {
