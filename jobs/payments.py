@@ -13,7 +13,7 @@ from jobs.context import Ctx
 CHARGE_RECORD_TTL_SECONDS = 90 * 86_400
 
 
-@job(max_tries=5)
+@job(max_tries=5, editable=False)  # an operator replays a failed charge as it was, never with another amount
 async def charge_payment(ctx: Ctx, payment_id: str, amount_cents: int, currency: str) -> dict[str, object]:
     """Claim the payment's charge record first (SET NX); a second run finds it and charges nothing.
 
