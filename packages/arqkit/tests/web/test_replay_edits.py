@@ -315,3 +315,36 @@ async def test_hostile_edits_are_a_4xx_never_a_500(
         )
         assert answer.status_code < 500, (path, answer.text)
         answer.json()  # JSON, whatever the input
+
+
+async def test_a_window_replay_skips_a_letter_already_replayed_with_edits(
+    api: httpx.AsyncClient, redis_client: redis.asyncio.Redis, settings: Settings
+) -> None:
+    """The edited replay's letter is back (a crash before its removal): the window must not replay it
+    with its old arguments."""
+    dead = letter("dead-1", settings)
+    letter_id = await record(redis_client, dead)
+    await replay(api, letter_id, {"kwargs": {"email": "ada@example.com", "name": "Ada"}})
+    await record(redis_client, dead)
+
+    window = await api.post("/admin/dead-letters/replay", headers=ADMIN, json={"since_seconds": 60})
+
+    assert window.json()["count"] == 0
+    assert await queued_jobs(redis_client, settings) == 1  # the edited one only
+
+
+async def test_log_job_arguments_puts_the_values_in_the_log_line(
+    job_queue: JobQueue,
+    redis_client: redis.asyncio.Redis,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shown = JobQueue(
+        job_queue.redis, settings.model_copy(update={"log_job_arguments": True}), job_queue.registry
+    )
+    letter_id = await record(redis_client, letter("dead-1", settings))
+
+    await QueueAdmin(shown).replay(letter_id, {"email": "shown.person@example.com", "name": "Ada"})
+
+    [line] = [message for message in caplog.messages if "edited arguments" in message]
+    assert "shown.person@example.com" in line
