@@ -17,7 +17,7 @@ import structlog
 from pydantic import BaseModel
 
 from arqkit.dead_letters import DeadLetter
-from arqkit.errors import JobNotEditable
+from arqkit.errors import EditedArgumentsInvalid, JobNotEditable
 from arqkit.registry import Registry
 
 log = structlog.get_logger("jobs.admin")
@@ -73,11 +73,15 @@ def preview(registry: Registry, letter: DeadLetter, kwargs: Mapping[str, Any] | 
             f"{letter.function} declares editable=False: its dead letters replay only with their own "
             "arguments"
         )
-    before = definition.arguments.by_name(letter.args, letter.keyword_args)
-    if before is None:
+    stored = definition.arguments.by_name(letter.args, letter.keyword_args)
+    if stored is None:
         raise JobNotEditable(
             f"{letter.function} takes arguments that cannot be named (positional-only, *args)"
         )
+    try:  # as the job reads them, so a value stored in another spelling (a date's offset) is no change
+        before = definition.arguments.edited(stored)
+    except EditedArgumentsInvalid:
+        before = stored  # they no longer fit the signature: perhaps why the letter is being edited
     after = before if kwargs is None else definition.arguments.edited(kwargs)
     return ReplayPreview(
         replay_of=letter.job_id,

@@ -348,3 +348,15 @@ async def test_log_job_arguments_puts_the_values_in_the_log_line(
 
     [line] = [message for message in caplog.messages if "edited arguments" in message]
     assert "shown.person@example.com" in line
+
+
+async def test_the_diff_compares_the_arguments_as_the_job_reads_them(
+    api: httpx.AsyncClient, redis_client: redis.asyncio.Redis, settings: Settings
+) -> None:
+    """A value stored in another spelling the job reads the same (`"7"` for an int) is not a change."""
+    letter_id = await record(redis_client, letter("dead-long", settings, "long_task", owner="7", label="a"))
+    body = {"kwargs": {"owner": 7, "label": "b"}}
+
+    preview = await api.post(f"/admin/dead-letters/{letter_id}/replay/preview", headers=ADMIN, json=body)
+
+    assert preview.json()["changes"] == [{"field": "label", "change": "changed", "before": "a", "after": "b"}]
