@@ -116,10 +116,17 @@ async def test_replay_runs_a_dead_letter_again_on_the_worker(
     failed = await job_queue.enqueue(notify, email="ada@example.com", name="Ada")
     await wait_for(lambda: _status_is(job_queue, failed.job_id, "failed"), what="the dead letter")
 
-    replayed = cli(settings, "replay", failed.job_id, "--json").json()
+    replayed = cli(settings, "replay", failed.job_id, "--operator", "grace", "--json").json()
 
     assert replayed["replay_of"] == failed.job_id
     await wait_for(lambda: _status_is(job_queue, replayed["job_id"], "complete"), what="the replay")
+    audit = cli(settings, "job", failed.job_id, "--json").json()["replay"]  # the letter's history
+    assert (audit["job_id"], audit["operator"], audit["via"], audit["edited"]) == (
+        replayed["job_id"],
+        "grace",
+        "cli",
+        False,
+    )
 
 
 async def test_replay_with_set_shows_the_diff_asks_and_runs_the_corrected_job(

@@ -110,7 +110,7 @@ async def replay(admin: QueueAdmin, args: argparse.Namespace) -> Output:
             until_ms = batch.until_ms
     if args.set or args.kwargs is not None:
         return await replay_edited(admin, args)
-    replay = await admin.replay(args.job_id)
+    replay = await admin.replay(args.job_id, operator=args.operator or _shell_user(), via="cli")
     return cli_output.replayed_one(args.job_id, replay.job.job_id, replay.job.status, replay.warning)
 
 
@@ -187,6 +187,7 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--since", type=_bounded(1, 90 * 86_400), metavar="SECONDS", help="failed that long ago"
     )
+    again.add_argument("--operator", metavar="NAME", help="who replays, for the audit (default: your user)")
     edit = again.add_argument_group("replay with edited arguments (one JOB_ID)")
     edit.add_argument(
         "--set",
@@ -197,7 +198,6 @@ def parser() -> argparse.ArgumentParser:
         help="change one argument (VALUE is JSON if it parses, else a string); repeatable",
     )
     edit.add_argument("--kwargs", type=_json_object, metavar="JSON", help="every argument, as a JSON object")
-    edit.add_argument("--operator", metavar="NAME", help="who replays, for the audit (default: your user)")
     edit.add_argument("--yes", action="store_true", help="replay without asking after the diff")
     edit.add_argument("--dry-run", action="store_true", help="show the diff, replay nothing")
     command("discard", discard, "drop one dead letter for good").add_argument("job_id", metavar="JOB_ID")
