@@ -158,7 +158,7 @@ async def test_replay_with_set_shows_the_diff_asks_and_runs_the_corrected_job(
     assert "with edited arguments: email" in ran.out
     await wait_for(lambda: _status_is(job_queue, new_id, "complete"), what="the corrected job")
     assert [d["to"] for d in (await sink.get("/_control/deliveries")).json()] == ["ada@example.com"]
-    audit = cli(settings, "job", new_id, "--json").json()["replay"]
+    audit = cli(settings, "job", new_id, "--json").json()["replayed_from"]
     assert (audit["operator"], audit["via"], audit["after"]["email"]) == ("grace", "cli", "ada@example.com")
 
 

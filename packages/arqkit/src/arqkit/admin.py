@@ -59,7 +59,8 @@ class JobDetail(BaseModel):
     status: JobStatus | None  # None once its result has expired (its dead letter may remain)
     failed_tries: list[dict[str, Any]]  # each failed try: type, message, traceback, try, at_ms
     dead_letter: DeadLetter | None
-    replay: ReplayRecord | None = None  # its replay, as the letter replayed or as the new job (edits, who)
+    replay: ReplayRecord | None = None  # the replay that followed it, as a dead letter (who, when, edits)
+    replayed_from: ReplayRecord | None = None  # the replay that made it, if one did
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,16 @@ class QueueAdmin:
             failed_tries = await overview.failed_tries(self.redis, job_id)
             letter = await dead_letters.get(self.redis, job_id)
             replay = await history.replay_of(self.redis, job_id)
-        if status is None and letter is None and not failed_tries and replay is None:
+            origin = await history.origin_of(self.redis, job_id)
+        if status is None and letter is None and not failed_tries and replay is None and origin is None:
             raise JobNotFound(job_id)
         return JobDetail(
-            job_id=job_id, status=status, failed_tries=failed_tries, dead_letter=letter, replay=replay
+            job_id=job_id,
+            status=status,
+            failed_tries=failed_tries,
+            dead_letter=letter,
+            replay=replay,
+            replayed_from=origin,
         )
 
     async def abort(self, job_id: str) -> None:
@@ -194,7 +201,7 @@ class QueueAdmin:
             queued = await self.queue.with_options(job_id=new_id).enqueue_named(
                 letter.function, args, keywords, queue_name, meta=meta
             )
-            await history.record_replayed(self.redis, first, keep)
+            await history.record_origin(self.redis, first, keep)
             await dead_letters.remove(self.redis, job_id)
             warning = await self._unserved_warning(queue_name)
         if queued.created:

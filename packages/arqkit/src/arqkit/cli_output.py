@@ -133,8 +133,9 @@ def job(detail: JobDetail) -> Output:
     if detail.dead_letter is not None:
         since, job_id = _when(detail.dead_letter.failed_at_ms), detail.job_id
         lines += ["", f"dead letter since {since}: replay with `python -m jobs replay {job_id}`"]
-    if detail.replay is not None:
-        lines += ["", _replay_line(detail.job_id, detail.replay)]
+    for record in (detail.replayed_from, detail.replay):
+        if record is not None:
+            lines += ["", _replay_line(detail.job_id, record)]
     return Output(detail.model_dump(mode="json", by_alias=True), "\n".join(lines))
 
 

@@ -37,7 +37,7 @@ async def read(redis: Redis, job_id: str) -> list[dict[str, Any]]:
     return sorted(tried, key=lambda entry: int(entry["try"]))
 
 
-# A replay's audit (replay_edits.ReplayRecord), in the history of the letter and of the new job.
+# A replay's audit (replay_edits.ReplayRecord): in the letter's history, and in the new job's.
 async def claim_replay(redis: Redis, record: ReplayRecord, keep_seconds: int) -> ReplayRecord | None:
     """Record the letter's replay unless one is recorded already: None when this one is the first,
     else the one that was (whose arguments the letter's job has, or will have)."""
@@ -51,12 +51,21 @@ async def claim_replay(redis: Redis, record: ReplayRecord, keep_seconds: int) ->
     return record
 
 
-async def record_replayed(redis: Redis, record: ReplayRecord, keep_seconds: int) -> None:
+async def record_origin(redis: Redis, record: ReplayRecord, keep_seconds: int) -> None:
     """The same record under the new job's id, so its detail says where it came from and who edited it."""
-    await redis.set(keys.replay_record(record.job_id), record.model_dump_json(), ex=keep_seconds)
+    await redis.set(keys.replay_origin(record.job_id), record.model_dump_json(), ex=keep_seconds)
 
 
-async def replay_of(redis: Redis, job_id: str) -> ReplayRecord | None:
-    """The replay `job_id` took part in, as the letter replayed or as the new job."""
-    raw = await redis.get(keys.replay_record(job_id))
-    return None if raw is None else records.model_or_none(ReplayRecord, raw, keys.replay_record(job_id))
+async def replay_of(redis: Redis, letter_id: str) -> ReplayRecord | None:
+    """The replay that followed the dead letter `letter_id`, if any."""
+    return await _record(redis, keys.replay_record(letter_id))
+
+
+async def origin_of(redis: Redis, job_id: str) -> ReplayRecord | None:
+    """The replay that made the job `job_id`, if a replay did."""
+    return await _record(redis, keys.replay_origin(job_id))
+
+
+async def _record(redis: Redis, key: str) -> ReplayRecord | None:
+    raw = await redis.get(key)
+    return None if raw is None else records.model_or_none(ReplayRecord, raw, key)

@@ -124,7 +124,12 @@ THROUGHPUT = f"{PREFIX}throughput"  # zset: JSON sample (depth, counter totals) 
 
 
 # Replays with edited arguments (admin.py, history.py)
-def replay_record(job_id: str) -> str:
-    """A replay's audit record (JSON: who, when, before and after), under the letter's id and the new
-    job's. The letter's is written first, SET NX: the first replay of a letter decides its arguments."""
-    return f"{PREFIX}replay:{job_id}"
+def replay_record(letter_id: str) -> str:
+    """A dead letter's replay, its audit record (JSON: who, when, the arguments before and after). Written
+    SET NX before the enqueue: the first replay of a letter decides its arguments."""
+    return f"{PREFIX}replay:{letter_id}"
+
+
+def replay_origin(job_id: str) -> str:
+    """The same record under the job the replay made: where it came from, who edited its arguments."""
+    return f"{PREFIX}replay-origin:{job_id}"

@@ -44,7 +44,7 @@ class ReplayPreview(BaseModel):
 
 
 class ReplayRecord(BaseModel):
-    """The audit of one replay, kept under the letter's id and the new job's (`history.py`)."""
+    """The audit of one replay, in the letter's history and the new job's (`history.py`)."""
 
     replay_of: str
     job_id: str  # the new job

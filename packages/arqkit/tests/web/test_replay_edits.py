@@ -148,8 +148,8 @@ async def test_an_edited_replay_is_recorded_with_who_when_and_the_arguments_befo
     body = {"kwargs": {"email": "fixed.person@example.com", "name": "Ada"}, "operator": "grace"}
     new_id = (await replay(api, letter_id, body)).json()["job_id"]
 
-    for job_id in (letter_id, new_id):  # in the letter's history and the new job's
-        audit = (await api.get(f"/admin/jobs/{job_id}", headers=ADMIN)).json()["replay"]
+    for job_id, field in ((letter_id, "replay"), (new_id, "replayed_from")):  # the letter's, the new job's
+        audit = (await api.get(f"/admin/jobs/{job_id}", headers=ADMIN)).json()[field]
         assert audit["replay_of"] == letter_id
         assert audit["job_id"] == new_id
         assert (audit["operator"], audit["via"], audit["edited"]) == ("grace", "token", True)
@@ -274,8 +274,8 @@ async def test_the_admin_interface_takes_the_same_edit(
 
     assert [change.field for change in replayed.changes or []] == ["email"]
     detail = await QueueAdmin(job_queue).job_detail(replayed.job_id)
-    assert detail.replay is not None
-    assert (detail.replay.operator, detail.replay.via) == ("ops-bot", "cli")
+    assert detail.replayed_from is not None
+    assert (detail.replayed_from.operator, detail.replayed_from.via) == ("ops-bot", "cli")
 
 
 async def _has_status(job_queue: JobQueue, job_id: str, status: str) -> bool:
@@ -360,3 +360,22 @@ async def test_the_diff_compares_the_arguments_as_the_job_reads_them(
     preview = await api.post(f"/admin/dead-letters/{letter_id}/replay/preview", headers=ADMIN, json=body)
 
     assert preview.json()["changes"] == [{"field": "label", "change": "changed", "before": "a", "after": "b"}]
+
+
+async def test_a_replay_that_fails_again_can_be_replayed_with_other_edits(
+    api: httpx.AsyncClient, redis_client: redis.asyncio.Redis, settings: Settings
+) -> None:
+    """The first edit was wrong too: the new job's own dead letter is edited again, its own replay."""
+    letter_id = await record(redis_client, letter("dead-1", settings))
+    body = {"kwargs": {"email": "ada@example.org", "name": "Ada"}}
+    first = (await replay(api, letter_id, body)).json()["job_id"]
+    await redis_client.delete(settings.queue_name)  # as if it ran and failed:
+    await record(redis_client, letter(first, settings, email="ada@example.org", name="Ada"))
+
+    again = await replay(api, first, {"kwargs": {"email": "ada@example.com", "name": "Ada"}})
+
+    assert again.status_code == 202, again.text
+    assert again.json()["job_id"] not in (letter_id, first)
+    detail = (await api.get(f"/admin/jobs/{first}", headers=ADMIN)).json()
+    assert (detail["replayed_from"]["replay_of"], detail["replay"]["replay_of"]) == (letter_id, first)
+    assert detail["replay"]["after"]["email"] == "ada@example.com"
