@@ -93,3 +93,6 @@ async def test_a_dead_letter_is_replayed_with_edited_arguments_after_its_diff(
     audit = (await QueueAdmin(job_queue).job_detail(failed.job_id)).replay
     assert audit is not None
     assert (audit.operator, audit.via, audit.changes[0].field) == ("grace", "session", "email")
+    await replayed.locator("button.link").click()  # the new job's detail shows where it came from
+    await expect(page.locator("#job-body")).to_contain_text(f"--- replayed from {failed.job_id}")
+    await expect(page.locator("#job-body")).to_contain_text('"operator": "grace"')

@@ -424,7 +424,10 @@ async function showJob(jobId) {
     const detail = await api(`/admin/jobs/${encodeURIComponent(jobId)}`);
     const tracebacks = detail.failed_tries.map((t) => `--- try ${t.try}: ${t.type}: ${t.message}\n${t.traceback || ""}`);
     const letter = detail.dead_letter && detail.dead_letter.traceback ? [`--- final failure\n${detail.dead_letter.traceback}`] : [];
-    $("job-body").textContent = [JSON.stringify(detail.status, null, 2), ...tracebacks, ...letter].join("\n\n");
+    const audits = [["replayed from", detail.replayed_from], ["replayed as", detail.replay]]
+      .filter(([, record]) => record)
+      .map(([label, record]) => `--- ${label} ${label === "replayed as" ? record.job_id : record.replay_of}\n${JSON.stringify(record, null, 2)}`);
+    $("job-body").textContent = [JSON.stringify(detail.status, null, 2), ...audits, ...tracebacks, ...letter].join("\n\n");
   } catch (error) {
     $("job-body").textContent = String(error.message);
   }
