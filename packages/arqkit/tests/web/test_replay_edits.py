@@ -379,3 +379,17 @@ async def test_a_replay_that_fails_again_can_be_replayed_with_other_edits(
     detail = (await api.get(f"/admin/jobs/{first}", headers=ADMIN)).json()
     assert (detail["replayed_from"]["replay_of"], detail["replay"]["replay_of"]) == (letter_id, first)
     assert detail["replay"]["after"]["email"] == "ada@example.com"
+
+
+async def test_an_unreadable_replay_record_is_skipped_not_a_500(
+    api: httpx.AsyncClient, redis_client: redis.asyncio.Redis, settings: Settings
+) -> None:
+    letter_id = await record(redis_client, letter("dead-1", settings))
+    await redis_client.set(keys.replay_record(letter_id), b"\x80 not json")
+
+    detail = await api.get(f"/admin/jobs/{letter_id}", headers=ADMIN)
+    replayed = await replay(api, letter_id, {"kwargs": {"email": "ada@example.com", "name": "Ada"}})
+
+    assert detail.status_code == 200
+    assert detail.json()["replay"] is None
+    assert replayed.status_code == 202  # the derived job id still makes one job at most
