@@ -31,6 +31,8 @@ def test_arqkit_installs_and_imports_in_a_clean_venv_without_the_services_code(t
     )
     code = "import importlib, sys\n" + "\n".join(f"importlib.import_module({m!r})" for m in MODULES)
     code += "\nassert not {'settings', 'jobs', 'api', 'devtools', 'tests'} & set(sys.modules)"
+    code += "\nfrom arqkit import alerts, lua; assert alerts.RULES.is_file() and alerts.RULE_TESTS.is_file()"
+    code += "\nassert lua.source('claim')  # its data files are in the wheel"
     code += "\nimport arqkit; print(arqkit.__file__)"
 
     done = subprocess.run(

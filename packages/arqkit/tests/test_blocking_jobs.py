@@ -16,7 +16,7 @@ import redis.asyncio
 from arqkit import keys
 from arqkit.client import JobQueue
 from tests.service.settings import Settings
-from tests.support import WorkerProcess, wait_for
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for
 from tests.support.blocking_workers import BLOCKING_JOBS, RUNS, blocks_its_loop, blocks_past_its_timeout
 
 StartWorker = Callable[..., WorkerProcess]
@@ -34,7 +34,9 @@ async def _two_workers(
     start_worker: StartWorker, redis_client: redis.asyncio.Redis, settings: Settings
 ) -> list[WorkerProcess]:
     workers = [start_worker(TARGET, settings), start_worker(TARGET, settings)]
-    await wait_for(lambda: _at_least(redis_client, 2), timeout=20, what="two worker heartbeats")
+    await wait_for(
+        lambda: _at_least(redis_client, 2), timeout=PROCESS_START_SECONDS, what="two worker heartbeats"
+    )
     return workers
 
 
@@ -79,7 +81,9 @@ async def test_a_blocked_loop_is_logged_with_the_job_that_blocks_it(
     queue: JobQueue, start_worker: StartWorker, redis_client: redis.asyncio.Redis, settings: Settings
 ) -> None:
     worker = start_worker(TARGET, settings)
-    await wait_for(lambda: _at_least(redis_client, 1), timeout=20, what="a worker heartbeat")
+    await wait_for(
+        lambda: _at_least(redis_client, 1), timeout=PROCESS_START_SECONDS, what="a worker heartbeat"
+    )
     enqueued = await queue.enqueue(
         blocks_its_loop, seconds=settings.worker_blocked_loop_seconds + 2, how="sleep"
     )
@@ -117,7 +121,9 @@ async def test_sigterm_ends_a_worker_whose_loop_stays_blocked_and_lets_its_claim
     queue: JobQueue, start_worker: StartWorker, redis_client: redis.asyncio.Redis, settings: Settings
 ) -> None:
     worker = start_worker(TARGET, settings)
-    await wait_for(lambda: _at_least(redis_client, 1), timeout=20, what="a worker heartbeat")
+    await wait_for(
+        lambda: _at_least(redis_client, 1), timeout=PROCESS_START_SECONDS, what="a worker heartbeat"
+    )
     enqueued = await queue.enqueue(blocks_its_loop, seconds=120.0, how="sleep")
     await wait_for(lambda: _runs(redis_client, enqueued.job_id), timeout=20, what="the job to start")
 

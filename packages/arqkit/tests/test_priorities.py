@@ -18,7 +18,7 @@ from arqkit.priorities import Priority, all_queue_names, queue_name
 from tests.service.jobs import charge, long_task
 from tests.service.registry import REGISTRY
 from tests.service.settings import Settings
-from tests.support import WorkerProcess, wait_for, wait_for_status
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for, wait_for_status
 from tests.support.workers import bulk_work
 
 BACKLOG = 500
@@ -107,7 +107,7 @@ async def test_a_critical_job_runs_on_a_critical_worker(
         charge, charge_id="p-1", amount_cents=100, currency="EUR"
     )
 
-    body = await wait_for_status(api, job.job_id, {"complete", "failed"}, timeout=20)
+    body = await wait_for_status(api, job.job_id, {"complete", "failed"}, timeout=PROCESS_START_SECONDS)
 
     assert (body["status"], body["queue"]) == ("complete", "arq:queue:critical")
 
@@ -121,7 +121,7 @@ async def test_a_critical_job_starts_within_one_second_behind_a_backlog_of_500_b
 ) -> None:
     start_worker("tests.service.worker.BulkWorkerSettings")
     start_worker("tests.service.worker.CriticalWorkerSettings")
-    await wait_for(_two_workers(redis_client), timeout=20, what="both workers' heartbeats")
+    await wait_for(_two_workers(redis_client), timeout=PROCESS_START_SECONDS, what="both workers' heartbeats")
     bulk = queue.with_options(priority="bulk")
     for n in range(BACKLOG):
         await bulk.enqueue(long_task, owner=n + 1, label="2026-10")
@@ -130,7 +130,7 @@ async def test_a_critical_job_starts_within_one_second_behind_a_backlog_of_500_b
     job = await queue.with_options(priority="critical").enqueue(
         charge, charge_id="p-urgent", amount_cents=100, currency="EUR"
     )
-    body = await wait_for_status(api, job.job_id, {"complete", "failed"}, timeout=20)
+    body = await wait_for_status(api, job.job_id, {"complete", "failed"}, timeout=PROCESS_START_SECONDS)
 
     waited = (
         datetime.fromisoformat(body["started_at"]) - datetime.fromisoformat(body["enqueued_at"])

@@ -13,7 +13,7 @@ from arqkit import JobArgumentsInvalid, JobContext, job, keys
 from arqkit.client import JobQueue
 from arqkit.status import JobStatus
 from tests.service.settings import Settings
-from tests.support import WorkerProcess, wait_for
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for
 from tests.support.blocking_workers import (
     GO,
     RUNS,
@@ -38,7 +38,9 @@ async def queue(settings: Settings, redis_client: redis.asyncio.Redis) -> AsyncI
 @pytest.fixture
 async def sync_worker(start_worker: StartWorker, redis_client: redis.asyncio.Redis) -> WorkerProcess:
     worker = start_worker("tests.support.blocking_workers.SyncJobs")
-    await wait_for(lambda: redis_client.zcard(keys.WORKERS), timeout=20, what="worker heartbeat")
+    await wait_for(
+        lambda: redis_client.zcard(keys.WORKERS), timeout=PROCESS_START_SECONDS, what="worker heartbeat"
+    )
     return worker
 
 

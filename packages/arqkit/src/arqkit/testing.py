@@ -35,7 +35,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
@@ -242,15 +242,21 @@ async def wait_for_status(
     client: httpx.AsyncClient,
     job_id: str,
     statuses: set[str],
-    timeout: float = 10.0,  # noqa: ASYNC109 (as wait_for's)
+    timeout: float = 30.0,  # noqa: ASYNC109 (as wait_for's; generous: a loaded CI machine starts jobs late)
 ) -> dict[str, Any]:
-    """`GET /jobs/{job_id}` until its status is one of `statuses`; the last answer."""
+    """`GET /jobs/{job_id}` until its status is one of `statuses`; the last answer. A timeout names the
+    last status seen."""
+    seen: list[Any] = [None]
 
     async def probe() -> dict[str, Any] | None:
         body: dict[str, Any] = (await client.get(f"/jobs/{job_id}")).json()
+        seen[0] = body.get("status", body)
         return body if body.get("status") in statuses else None
 
-    return await wait_for(probe, timeout, what=f"job {job_id} to reach {statuses}")
+    try:
+        return await wait_for(probe, timeout, what=f"job {job_id} to reach {statuses}")
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}; its last status: {seen[0]!r}") from None
 
 
 def settings_env(settings: QueueSettings) -> dict[str, str]:
@@ -287,6 +293,7 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Self:
+        _STARTED.append(self)
         env = {**settings_env(self.settings), "LOG_FORMAT": "json", **self.env}
         arq = Path(sys.executable).parent / "arq"
         with self.log_path.open("ab") as log:
@@ -322,6 +329,29 @@ class WorkerProcess:
         self.signal(signal.SIGKILL)
         if self.process is not None:
             self.process.wait()
+
+
+# The worker processes the running test started: a failing test's report shows the end of their logs.
+_STARTED: list[WorkerProcess] = []
+LOG_TAIL_LINES = 40
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _STARTED.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        for n, worker in enumerate(_STARTED):
+            tail = "\n".join(worker.log_text().splitlines()[-LOG_TAIL_LINES:])
+            report.sections.append((f"worker {n} ({worker.target}) log, last lines", tail))
+    if report.when == "teardown":
+        _STARTED.clear()
+    return report
 
 
 def descendants(pid: int) -> list[int]:

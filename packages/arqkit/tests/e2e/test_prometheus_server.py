@@ -15,14 +15,15 @@ import httpx
 import pytest
 import yaml
 
+from arqkit import alerts
 from arqkit.client import JobQueue
 from arqkit.redis_server import free_port
 from tests.service.jobs import notify
 from tests.service.settings import Settings
-from tests.support import ROOT, WorkerProcess, serve_api
+from tests.support import WorkerProcess, serve_api
 
-# The alert rules the repository deploys (deploy/prometheus/), on the metrics this package writes.
-RULES = ROOT.parent.parent / "deploy" / "prometheus" / "alerts.yml"
+# The alert rules this package ships (arqkit/alerts/), on the metrics it writes.
+RULES = alerts.RULES
 EMAIL = {"function": "notify", "queue": "default"}
 
 

@@ -20,7 +20,7 @@ from arqkit import keys
 from arqkit.client import JobQueue
 from tests.service.jobs import notify
 from tests.service.settings import Settings
-from tests.support import WorkerProcess, wait_for, wait_for_status
+from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for, wait_for_status
 from tests.support.stock_arq import RELEASE, RUNS, dumps
 
 STOCK_WORKER = "tests.support.stock_arq.StockWorker"
@@ -107,7 +107,9 @@ async def test_a_job_a_stock_arq_worker_runs_longer_than_crash_recovery_is_not_s
     assert job is not None
     await wait_for(lambda: runs(redis_client, job.job_id), timeout=20, what="the stock worker's start")
     start_worker("tests.support.workers.MixedFleet")
-    await wait_for(lambda: redis_client.zcard(keys.WORKERS), timeout=20, what="our worker's heartbeat")
+    await wait_for(
+        lambda: redis_client.zcard(keys.WORKERS), timeout=PROCESS_START_SECONDS, what="our worker's heartbeat"
+    )
 
     # Our heartbeat beats every second; before, it cut the stock claim to 2 s, and ours ran the job again.
     await asyncio.sleep(2 * settings.crash_recovery_seconds)

@@ -42,7 +42,8 @@ def limited(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
             "rate_limit_enabled": True,
-            "rate_limit_notify": "10/3s",
+            # a minute: no test's burst, however slow the machine, outlasts the window by accident
+            "rate_limit_notify": "10/minute",
             "trusted_proxies": ["10.0.0.0/8"],
             "api_keys": [hashlib.sha256(key.encode()).hexdigest() for key in ISSUED_KEYS],
         }
@@ -74,6 +75,11 @@ async def _burst(
     )
 
 
+def _three_seconds(limited: Settings) -> Settings:
+    """For the tests that wait for the window to pass."""
+    return limited.model_copy(update={"rate_limit_notify": "10/3s"})
+
+
 # --- the window -------------------------------------------------------------------------------------------
 
 
@@ -87,9 +93,9 @@ async def test_fifty_concurrent_requests_against_a_limit_of_ten_admit_exactly_te
 
 
 async def test_each_refusal_says_retry_after_the_time_until_the_oldest_admission_leaves_the_window(
-    client_from: Client,
+    client_from: Client, limited: Settings
 ) -> None:
-    async with client_from() as client:
+    async with client_from(settings=_three_seconds(limited)) as client:
         started = time.monotonic()
         responses = await _burst(client, 50)
         elapsed = time.monotonic() - started
@@ -102,8 +108,8 @@ async def test_each_refusal_says_retry_after_the_time_until_the_oldest_admission
     assert all("retry after" in r.json()["detail"] for r in refused)
 
 
-async def test_after_retry_after_seconds_requests_pass_again(client_from: Client) -> None:
-    async with client_from() as client:
+async def test_after_retry_after_seconds_requests_pass_again(client_from: Client, limited: Settings) -> None:
+    async with client_from(settings=_three_seconds(limited)) as client:
         refused = [r for r in await _burst(client, 20) if r.status_code == 429]
         await asyncio.sleep(max(int(r.headers["retry-after"]) for r in refused))
 
@@ -135,8 +141,10 @@ async def test_a_notify_with_an_invalid_body_is_not_counted(client_from: Client)
     assert valid.headers["ratelimit-remaining"] == "9"
 
 
-async def test_admitted_responses_count_down_the_remaining_requests(client_from: Client) -> None:
-    async with client_from() as client:
+async def test_admitted_responses_count_down_the_remaining_requests(
+    client_from: Client, limited: Settings
+) -> None:
+    async with client_from(settings=_three_seconds(limited)) as client:
         responses = [await client.post("/notify", json=NOTIFY) for _ in range(3)]
 
     assert [r.headers["ratelimit-limit"] for r in responses] == ["10", "10", "10"]
@@ -171,15 +179,20 @@ async def test_the_window_slides_so_a_second_burst_within_the_period_is_refused(
     limiter: SlidingWindowLimiter,
 ) -> None:
     """A fixed window would admit the second burst whenever a window edge fell between the two."""
-    rate, key = Rate(5, 1.0), keys.rate_window("test", "bursts")
+    rate, key = Rate(5, 3.0), keys.rate_window("test", "bursts")
+    began = time.monotonic()
     first = [await limiter.acquire(key, rate) for _ in range(5)]
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(1.5)
 
     second = await limiter.acquire(key, rate)
+    elapsed = time.monotonic() - began
 
     assert all(d.admitted for d in first)
     assert not second.admitted
-    assert 0.2 <= second.wait_seconds <= 0.4
+    # The oldest admission, at least 1.5 s before this one and no earlier than `began`, leaves the window
+    # 3 s after it was admitted (bounds from what the test saw, so a slow machine cannot break them).
+    slack = 0.01  # Redis's clock against this process's, both milliseconds
+    assert rate.period_seconds - elapsed - slack <= second.wait_seconds <= rate.period_seconds - 1.5 + slack
 
 
 async def test_a_peek_tells_whether_a_request_would_pass_and_records_nothing(
