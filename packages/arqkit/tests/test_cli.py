@@ -194,11 +194,18 @@ async def test_replay_with_a_wrong_argument_exits_1_naming_it_and_replays_nothin
     assert await redis_client.zcard(settings.queue_name) == 0
 
 
-async def test_replay_with_edits_needs_one_job_id(settings: Settings) -> None:
-    ran = cli(settings, "replay", "--since", "60", "--set", "name=Grace")
+async def test_replay_with_edits_needs_one_job_id_and_a_dry_run_needs_an_edit(
+    settings: Settings, redis_client: redis.asyncio.Redis
+) -> None:
+    letter = await _recorded_letter(redis_client, settings)
 
-    assert ran.code == 2
-    assert "JOB_ID" in ran.err
+    window = cli(settings, "replay", "--since", "60", "--set", "name=Grace")
+    dry_run = cli(settings, "replay", letter, "--dry-run")
+
+    assert (window.code, dry_run.code) == (2, 2)
+    assert "JOB_ID" in window.err
+    assert "--set" in dry_run.err
+    assert await redis_client.zcard(settings.queue_name) == 0  # not replayed for real
 
 
 async def _recorded_letter(redis_client: redis.asyncio.Redis, settings: Settings) -> str:

@@ -43,8 +43,12 @@ class NotConfirmed(QueueError):
 def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
     root = parser()
     args = root.parse_args(argv)
-    if args.command == "replay" and args.job_id is None and (args.set or args.kwargs is not None):
-        root.error("--set and --kwargs edit one dead letter: name its JOB_ID instead of --since")
+    if args.command == "replay":
+        edits = bool(args.set) or args.kwargs is not None
+        if edits and args.job_id is None:
+            root.error("--set and --kwargs edit one dead letter: name its JOB_ID instead of --since")
+        if args.dry_run and not edits:
+            root.error("--dry-run shows an edit's diff: add --set NAME=VALUE or --kwargs JSON")
     try:
         settings = QueueSettings()
     except ValidationError as exc:
