@@ -49,6 +49,8 @@ def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
             root.error("--set and --kwargs edit one dead letter: name its JOB_ID instead of --since")
         if args.dry_run and not edits:
             root.error("--dry-run shows an edit's diff: add --set NAME=VALUE or --kwargs JSON")
+        if args.operator is not None and not (args.operator.isprintable() and 0 < len(args.operator) <= 100):
+            root.error("--operator: 1 to 100 printable characters (it goes into the audit and a log line)")
     try:
         settings = QueueSettings()
     except ValidationError as exc:

@@ -21,9 +21,8 @@ from arqkit.errors import EditedArgumentsInvalid, JobNotEditable
 from arqkit.registry import Registry
 
 log = structlog.get_logger("jobs.admin")
-Via = Literal[
-    "token", "session", "cli"
-]  # how the operator was let in: the admin token, the dashboard, a shell
+# How the operator was let in: the admin token, the dashboard's session, a shell (the CLI).
+Via = Literal["token", "session", "cli"]
 
 
 class ArgumentChange(BaseModel):
