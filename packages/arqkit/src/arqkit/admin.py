@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from arqkit import (
     dead_letters,
     failure_groups,
+    flows,
     job_ids,
     metrics,
     overview,
@@ -159,9 +160,16 @@ class QueueAdmin:
                 raise DeadLetterNotFound(job_id)
             queue_name = letter.queue or self.settings.queue_name
             new_id = f"replay-{job_ids.derive(self.settings, 'replay', job_id, str(letter.failed_at_ms))}"
+            flow = await flows.replay_link(self.redis, job_id)  # a flow's step: the replay resumes the flow
             queued = await self.queue.with_options(job_id=new_id).enqueue_named(
-                letter.function, letter.args, letter.keyword_args, queue_name, meta={"replay_of": job_id}
+                letter.function,
+                letter.args,
+                letter.keyword_args,
+                queue_name,
+                meta={"replay_of": job_id, **flows.replay_meta(flow)},
             )
+            if flow is not None:
+                await flows.resume(self.redis, flow, queued.job_id)
             await dead_letters.remove(self.redis, job_id)
             warning = await self._unserved_warning(queue_name)
         if queued.created:

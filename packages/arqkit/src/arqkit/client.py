@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
-from arqkit import idempotency, keys, priorities, tracing
+from arqkit import flow_status, flows, idempotency, keys, priorities, tracing
 from arqkit.clock import redis_now
 from arqkit.errors import (
     EnqueueUnconfirmed,
@@ -147,6 +147,22 @@ class JobQueue:
             job.name, json_args, json_kwargs, priorities.queue_name(self.settings, priority)
         )
 
+    async def enqueue_flow(self, flow: flows.Flow | flows.Group) -> Enqueued:
+        """Start a flow (`flows.py`): its first stage is enqueued at once, the next as each one succeeds.
+        The answer's `job_id` is the flow's: `status` and `abort` take it. With `with_options(job_id=...)`
+        the same id gives the same flow (`created` False the second time)."""
+        stages = flow.stages if isinstance(flow, flows.Flow) else (flow.steps,)
+        for one in (one for stage in stages for one in stage):
+            if self.registry.get(one.job.name) is not one.job:
+                raise JobNotRegistered(f"{one.job.name!r} is not in the registry: add it to the Registry")
+        options = self._options
+        flow_id = options.job_id and keys.FLOW_ID_PREFIX + options.job_id.removeprefix(keys.FLOW_ID_PREFIX)
+        meta = {**request_context(), **tracing.current_context(self.settings), **(options.meta or {})}
+        with unavailable_on_redis_error():
+            flow_id, created = await flows.start(self.redis, self.settings, flow, flow_id=flow_id, meta=meta)
+        log.info("flow started", flow_id=flow_id, created=created)
+        return Enqueued(flow_id, "queued", created)
+
     async def enqueue_named(
         self,
         function: str,
@@ -190,6 +206,13 @@ class JobQueue:
         return Enqueued(written.job_id, status, written.created, written.admission)
 
     async def status(self, job_id: str) -> JobStatus:
+        if flows.is_flow_id(job_id):  # a flow_status.FlowStatus: the flow's and each step's
+            names = priorities.all_queue_names(self.settings)
+            with unavailable_on_redis_error():
+                flow = await flow_status.read_flow(self.redis, job_id, names)
+            if flow is None:
+                raise JobNotFound(job_id)
+            return flow
         with unavailable_on_redis_error():
             found = await read_status(self.redis, job_id, priorities.all_queue_names(self.settings))
         if found is None:
@@ -204,12 +227,28 @@ class JobQueue:
         arq's own abort of a job that is not running leaves a marker in `arq:abort` that can abort a later
         job with the same id (arq #485); removing the queued job ourselves leaves nothing behind.
         """
+        if flows.is_flow_id(job_id):
+            return await self._abort_flow(job_id)
         with unavailable_on_redis_error():
             while True:
                 try:
                     return await self._abort_once(job_id)
                 except WatchError:
                     continue  # the job changed state under us: look again
+
+    async def _abort_flow(self, flow_id: str) -> None:
+        """No stage of the flow begins any more; its enqueued steps are aborted as jobs are."""
+        if (await self.status(flow_id)).status in ("complete", "failed", "aborted"):
+            raise JobAlreadyFinished(flow_id)
+        with unavailable_on_redis_error():
+            enqueued = await flow_status.cancel(self.redis, flow_id)
+        if enqueued is None:
+            raise JobNotFound(flow_id)
+        for job_id in enqueued:
+            try:
+                await self.abort(job_id)
+            except (JobAlreadyFinished, JobNotFound):
+                continue  # it ended meanwhile: its end no longer advances the flow
 
     async def _abort_once(self, job_id: str) -> None:
         job_key, result_key, in_progress_key = keys.job(job_id), keys.result(job_id), keys.in_progress(job_id)
