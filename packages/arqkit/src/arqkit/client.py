@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
-from arqkit import flow_status, flows, idempotency, keys, priorities, tracing
+from arqkit import flow_status, flows, idempotency, job_ids, keys, priorities, tracing
 from arqkit.clock import redis_now
 from arqkit.errors import (
     EnqueueUnconfirmed,
@@ -147,16 +147,19 @@ class JobQueue:
             job.name, json_args, json_kwargs, priorities.queue_name(self.settings, priority)
         )
 
-    async def enqueue_flow(self, flow: flows.Flow | flows.Group) -> Enqueued:
+    async def enqueue_flow(self, flow: flows.Flow | flows.Group, *, key: str | None = None) -> Enqueued:
         """Start a flow (`flows.py`): its first stage is enqueued at once, the next as each one succeeds.
-        The answer's `job_id` is the flow's: `status` and `abort` take it. With `with_options(job_id=...)`
-        the same id gives the same flow (`created` False the second time)."""
+        The answer's `job_id` is the flow's: `status` and `abort` take it. With a `key` (an order's id),
+        the same key gives the same flow (`created` False the second time): its id is derived from the key
+        with JOB_ID_SECRET, so it stays unguessable."""
         stages = flow.stages if isinstance(flow, flows.Flow) else (flow.steps,)
         for one in (one for stage in stages for one in stage):
             if self.registry.get(one.job.name) is not one.job:
                 raise JobNotRegistered(f"{one.job.name!r} is not in the registry: add it to the Registry")
         options = self._options
         flow_id = options.job_id and keys.FLOW_ID_PREFIX + options.job_id.removeprefix(keys.FLOW_ID_PREFIX)
+        if key is not None:
+            flow_id = keys.FLOW_ID_PREFIX + job_ids.derive(self.settings, "flow", key)
         meta = {**request_context(), **tracing.current_context(self.settings), **(options.meta or {})}
         with unavailable_on_redis_error():
             flow_id, created = await flows.start(self.redis, self.settings, flow, flow_id=flow_id, meta=meta)
