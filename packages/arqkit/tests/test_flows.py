@@ -16,7 +16,9 @@ from arqkit import JobArgumentsInvalid, JobQueue, flows, keys
 from arqkit.flows import chain, group, step
 from tests.service import keys as app_keys
 from tests.service.jobs import record_step, report_failures
+from tests.service.settings import Settings
 from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for, wait_for_status
+from tests.test_cli import cli
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 FINAL = {"complete", "failed", "aborted"}
@@ -59,6 +61,7 @@ async def test_a_chain_runs_its_steps_one_after_another(
     assert body["status"] == "complete"
     assert await logged(redis_client, "chain") == ["a", "b", "c"]
     assert [one["status"] for one in body["steps"]] == ["complete"] * 3
+    assert body["finished_at"] is not None
 
 
 async def test_a_groups_steps_run_at_the_same_time(
@@ -242,6 +245,19 @@ async def test_every_flow_completes_when_a_worker_is_killed_in_the_middle(
         ran = await logged(redis_client, f"kill-{number}")
         assert ran[0] == "a", ran
         assert set(ran) == {"a", "b", "c"}, ran
+
+
+async def test_the_cli_and_the_admin_job_view_show_a_flows_steps(
+    job_queue: JobQueue, api: httpx.AsyncClient, settings: Settings, redis_client: redis.asyncio.Redis
+) -> None:
+    started = await job_queue.enqueue_flow(chain(step(record_step, "cli", "a"), step(report_failures, "cli")))
+
+    admin = (await api.get(f"/admin/jobs/{started.job_id}", headers=ADMIN)).json()
+    text = cli(settings, "job", started.job_id).out
+
+    assert [one["function"] for one in admin["status"]["steps"]] == ["record_step", "report_failures"]
+    rows = [line.split() for line in text.splitlines() if line.startswith("  ")]
+    assert [row[:3] for row in rows] == [["1", "record_step", "queued"], ["2", "report_failures", "waiting"]]
 
 
 def test_steps_arguments_are_checked_when_the_flow_is_declared() -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializeAsAny
 
 from arqkit import (
     dead_letters,
@@ -47,7 +47,7 @@ class QueueOverview(BaseModel):
 
 class JobDetail(BaseModel):
     job_id: str
-    status: JobStatus | None  # None once its result has expired (its dead letter may remain)
+    status: SerializeAsAny[JobStatus] | None  # None once expired; a flow's is a FlowStatus (its steps)
     failed_tries: list[dict[str, Any]]  # each failed try: type, message, traceback, try, at_ms
     dead_letter: DeadLetter | None
 

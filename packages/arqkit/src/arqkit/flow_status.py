@@ -55,6 +55,9 @@ async def read_flow(redis: Redis, flow_id: str, queue_names: Sequence[str]) -> F
     for number, stage in enumerate(stages, start=1):
         for step_id in stage:
             steps.append(await _step(redis, fields, step_id, number, queue_names))
+    # read again after the steps: a step seen ended has its end in the record (one write), so its time too
+    finished_ms: bytes | None = await redis.hget(keys.flow(flow_id), "finished_ms")  # type: ignore[misc]
+    fields["finished_ms"] = finished_ms.decode() if finished_ms else ""
     status = _flow_status(fields, spec.get("policy"), steps, len(stages))
     done = sum(1 for one in steps if one.status == "complete")
     failed = next((one.error for one in steps if one.error is not None), None)
