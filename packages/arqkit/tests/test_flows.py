@@ -15,7 +15,7 @@ import redis.asyncio
 from arqkit import JobArgumentsInvalid, JobQueue, flows, keys
 from arqkit.flows import chain, group, step
 from tests.service import keys as app_keys
-from tests.service.jobs import record_step, report_failures
+from tests.service.jobs import record_step, report_failures, starts_a_flow
 from tests.service.settings import Settings
 from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for, wait_for_status
 from tests.test_cli import cli
@@ -62,6 +62,16 @@ async def test_a_chain_runs_its_steps_one_after_another(
     assert await logged(redis_client, "chain") == ["a", "b", "c"]
     assert [one["status"] for one in body["steps"]] == ["complete"] * 3
     assert body["finished_at"] is not None
+
+
+async def test_a_job_can_start_a_flow(
+    job_queue: JobQueue, worker: WorkerProcess, api: httpx.AsyncClient, redis_client: redis.asyncio.Redis
+) -> None:
+    parent = await job_queue.enqueue(starts_a_flow, "from-a-job")
+    flow_id = (await wait_for_status(api, parent.job_id, FINAL, timeout=20))["result"]
+
+    assert (await wait_for_status(api, flow_id, FINAL, timeout=20))["status"] == "complete"
+    assert await logged(redis_client, "from-a-job") == ["first", "second"]
 
 
 async def test_a_groups_steps_run_at_the_same_time(

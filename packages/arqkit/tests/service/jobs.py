@@ -97,3 +97,11 @@ async def report_failures(ctx: Ctx, label: str) -> list[str]:
     failed = [f"{one.function}:{one.error['message']}" for one in await flows.failures(ctx)]
     await ctx.redis.rpush(keys.flow_log(label), "callback", *failed)
     return failed
+
+
+@job(max_tries=2)
+async def starts_a_flow(ctx: Ctx, label: str) -> str:
+    """A job that starts a flow of its own (a chain of two `record_step`); returns the flow's id."""
+    flow = flows.chain(flows.step(record_step, label, "first"), flows.step(record_step, label, "second"))
+    flow_id, _ = await flows.start(ctx.redis, ctx.settings, flow)
+    return flow_id

@@ -9,6 +9,9 @@ from tests.service.jobs import (
     notify,
     record_step,
     report_failures,
+    starts_a_flow,
 )
 
-REGISTRY = Registry([notify, long_task, charge, daily_tick, hourly_tick, record_step, report_failures])
+REGISTRY = Registry(
+    [notify, long_task, charge, daily_tick, hourly_tick, record_step, report_failures, starts_a_flow]
+)
