@@ -179,6 +179,26 @@ async def test_cancelling_a_flow_aborts_its_running_step_and_cancels_the_rest(
     assert await logged(redis_client, "cancel") == []
 
 
+async def test_aborting_a_queued_step_ends_it_for_its_flow(
+    job_queue: JobQueue,
+    start_worker: Callable[..., WorkerProcess],
+    api: httpx.AsyncClient,
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    flow = group(step(record_step, "abort", "a"), step(record_step, "abort", "b"))
+    started = await job_queue.enqueue_flow(
+        flow.then(step(report_failures, "abort"), on_failure="run_callback")
+    )
+    a_id = (await flow_of(api, started.job_id))["steps"][0]["job_id"]
+
+    assert (await api.delete(f"/jobs/{a_id}")).status_code == 202  # still queued: no worker yet
+    start_worker()
+
+    body = await wait_for_status(api, started.job_id, FINAL, timeout=PROCESS_START_SECONDS)
+    assert [one["status"] for one in body["steps"]] == ["aborted", "complete", "complete"]
+    assert await logged(redis_client, "abort") == ["b", "callback", "record_step:aborted"]
+
+
 async def test_replaying_a_failed_steps_dead_letter_resumes_the_flow(
     job_queue: JobQueue, worker: WorkerProcess, api: httpx.AsyncClient, redis_client: redis.asyncio.Redis
 ) -> None:

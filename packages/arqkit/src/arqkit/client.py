@@ -12,6 +12,7 @@ interface on the same pool.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -277,6 +278,10 @@ class JobQueue:
                 if job is not None:
                     aborted = aborted_result(job_id, job, queue_name)
                     pipe.set(result_key, aborted, ex=self.settings.keep_result_seconds)
+                    # a flow's step: its end (aborted) advances its flow in this same transaction
+                    ended = {"id": job_id, "k": job.kwargs, "s": False, "r": asyncio.CancelledError()}
+                    if (advance := flows.finish_command(ended)) is not None:
+                        pipe.execute_command(*advance)
             await pipe.execute()
 
     async def readiness(self) -> Readiness:

@@ -42,8 +42,7 @@ class FlowStatus(JobStatus):
 
 async def read_flow(redis: Redis, flow_id: str, queue_names: Sequence[str]) -> FlowStatus | None:
     """None if there is no such flow (or its record is not one we wrote)."""
-    raw: dict[bytes, bytes] = await redis.hgetall(keys.flow(flow_id))  # type: ignore[misc]
-    fields = {k.decode(): v.decode() for k, v in raw.items()}
+    fields = await _record(redis, flow_id)
     try:
         spec = orjson.loads(fields["spec"])
         stages = flows.stage_ids(spec)
@@ -51,13 +50,19 @@ async def read_flow(redis: Redis, flow_id: str, queue_names: Sequence[str]) -> F
         if fields:
             log.warning("unreadable flow record", flow_id=flow_id)
         return None
-    steps = []
-    for number, stage in enumerate(stages, start=1):
-        for step_id in stage:
-            steps.append(await _step(redis, fields, step_id, number, queue_names))
-    # read again after the steps: a step seen ended has its end in the record (one write), so its time too
-    finished_ms: bytes | None = await redis.hget(keys.flow(flow_id), "finished_ms")  # type: ignore[misc]
-    fields["finished_ms"] = finished_ms.decode() if finished_ms else ""
+    found: dict[str, JobStatus | None] = {}
+    for step_id in (step_id for stage in stages for step_id in stage):
+        if fields.get(f"st:{step_id}", "waiting") not in ("waiting", "cancelled"):
+            job_id = fields.get(f"job:{step_id}", step_id)
+            found[step_id] = await read_status(redis, job_id, list(queue_names))
+    # The record again, after the steps: a step seen ended has its end in it (one write), so the steps it
+    # cancelled or began and the flow's end time are at least as new as the steps' own statuses.
+    fields = await _record(redis, flow_id) or fields  # (empty: it expired meanwhile)
+    steps = [
+        _step(fields, step_id, number, found)
+        for number, stage in enumerate(stages, start=1)
+        for step_id in stage
+    ]
     status = _flow_status(fields, spec.get("policy"), steps, len(stages))
     done = sum(1 for one in steps if one.status == "complete")
     failed = next((one.error for one in steps if one.error is not None), None)
@@ -78,18 +83,21 @@ async def read_flow(redis: Redis, flow_id: str, queue_names: Sequence[str]) -> F
     )
 
 
-async def _step(
-    redis: Redis, fields: dict[str, str], step_id: str, stage: int, queue_names: Sequence[str]
-) -> FlowStep:
+async def _record(redis: Redis, flow_id: str) -> dict[str, str]:
+    raw: dict[bytes, bytes] = await redis.hgetall(keys.flow(flow_id))  # type: ignore[misc]
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
+
+
+def _step(fields: dict[str, str], step_id: str, stage: int, found: dict[str, JobStatus | None]) -> FlowStep:
     recorded = fields.get(f"st:{step_id}", "waiting")
     job_id = fields.get(f"job:{step_id}", step_id)
     function = fields.get(f"fn:{step_id}", "")
     status: StepStatus = "cancelled" if recorded == "cancelled" else "waiting"
     error = None
     if recorded not in ("waiting", "cancelled"):
-        found = await read_status(redis, job_id, list(queue_names))
-        status = found.status if found else _as_status(recorded)
-        error = found.error if found else None
+        live = found.get(step_id)
+        status = live.status if live else _as_status(recorded)
+        error = live.error if live else None
     if error is None and recorded in _ENDED and f"err:{step_id}" in fields:
         error = JobError(**orjson.loads(fields[f"err:{step_id}"]))
     return FlowStep(job_id=job_id, function=function, stage=stage, status=status, error=error)
