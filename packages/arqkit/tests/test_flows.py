@@ -12,7 +12,7 @@ import httpx
 import pytest
 import redis.asyncio
 
-from arqkit import JobArgumentsInvalid, JobQueue, flows, keys
+from arqkit import JobArgumentsInvalid, JobNotRegistered, JobQueue, Registry, flows, keys
 from arqkit.flows import chain, group, step
 from tests.service import keys as app_keys
 from tests.service.jobs import record_step, report_failures, starts_a_flow
@@ -248,6 +248,30 @@ async def test_a_flow_id_given_twice_starts_one_flow(
 
     assert (first.job_id, first.created, second.created) == ("flow-order-1", True, False)
     assert await redis_client.zcard(keys.ARQ_DEFAULT_QUEUE) == 1
+
+
+async def test_a_step_runs_on_its_jobs_queue_or_the_priority_it_is_given(
+    job_queue: JobQueue, settings: Settings, redis_client: redis.asyncio.Redis
+) -> None:
+    flow = group(step(record_step, "queues", "a"), step(record_step, "queues", "b").at("critical"))
+
+    await job_queue.enqueue_flow(flow)
+
+    assert await redis_client.zcard(settings.queue_name) == 1
+    assert await redis_client.zcard(keys.priority_queue(settings.queue_name, "critical")) == 1
+
+
+async def test_a_flow_of_an_unregistered_job_is_refused_before_anything_is_written(
+    settings: Settings, redis_client: redis.asyncio.Redis
+) -> None:
+    queue = JobQueue.connect(settings, Registry([record_step]))
+    try:
+        with pytest.raises(JobNotRegistered):
+            await queue.enqueue_flow(chain(step(record_step, "x", "a"), step(report_failures, "x")))
+    finally:
+        await queue.aclose()
+
+    assert await redis_client.dbsize() == 0
 
 
 async def test_every_flow_completes_when_a_worker_is_killed_in_the_middle(

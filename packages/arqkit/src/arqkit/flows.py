@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import urandom
 from typing import Any, Literal, ParamSpec, TypeVar, cast
 
@@ -52,6 +52,10 @@ class Step:
     args: list[Any]
     kwargs: dict[str, Any]
     priority: Priority | None = None  # None: the job's own `@job(priority=...)`
+
+    def at(self, priority: Priority) -> Step:
+        """This step on another priority's queue than its job's own: `step(report, ...).at("bulk")`."""
+        return replace(self, priority=priority)
 
 
 @dataclass(frozen=True)
