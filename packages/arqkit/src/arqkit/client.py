@@ -232,27 +232,13 @@ class JobQueue:
         job with the same id (arq #485); removing the queued job ourselves leaves nothing behind.
         """
         if flows.is_flow_id(job_id):
-            return await self._abort_flow(job_id)
+            return await flow_status.abort(self, job_id)
         with unavailable_on_redis_error():
             while True:
                 try:
                     return await self._abort_once(job_id)
                 except WatchError:
                     continue  # the job changed state under us: look again
-
-    async def _abort_flow(self, flow_id: str) -> None:
-        """No stage of the flow begins any more; its enqueued steps are aborted as jobs are."""
-        if (await self.status(flow_id)).status in ("complete", "failed", "aborted"):
-            raise JobAlreadyFinished(flow_id)
-        with unavailable_on_redis_error():
-            enqueued = await flow_status.cancel(self.redis, flow_id)
-        if enqueued is None:
-            raise JobNotFound(flow_id)
-        for job_id in enqueued:
-            try:
-                await self.abort(job_id)
-            except (JobAlreadyFinished, JobNotFound):
-                continue  # it ended meanwhile: its end no longer advances the flow
 
     async def _abort_once(self, job_id: str) -> None:
         job_key, result_key, in_progress_key = keys.job(job_id), keys.result(job_id), keys.in_progress(job_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import orjson
 import structlog
@@ -17,7 +17,11 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from arqkit import flows, keys, lua
+from arqkit.errors import JobAlreadyFinished, JobNotFound, unavailable_on_redis_error
 from arqkit.status import JobError, JobStatus, Status, read_status
+
+if TYPE_CHECKING:
+    from arqkit.client import JobQueue
 
 log = structlog.get_logger("jobs.flows")
 StepStatus = Status | Literal["waiting", "cancelled"]
@@ -123,12 +127,20 @@ def _flow_status(fields: dict[str, str], policy: object, steps: list[FlowStep], 
     return "queued"
 
 
-async def cancel(redis: Redis, flow_id: str) -> list[str] | None:
-    """Stop the flow: no stage begins any more. The job ids of its enqueued steps (abort each), or None."""
-    answer = await redis.eval(lua.source("flow_cancel"), 1, keys.flow(flow_id))  # type: ignore[misc]
-    if answer == -1:
-        return None
-    return [raw.decode() for raw in answer]
+async def abort(queue: JobQueue, flow_id: str) -> None:
+    """`DELETE /jobs/{flow id}`: no stage of the flow begins any more; its enqueued steps are aborted as
+    jobs are (a running one is cancelled by its worker). `JobAlreadyFinished` once the flow has ended."""
+    if (await queue.status(flow_id)).status in _FINAL:
+        raise JobAlreadyFinished(flow_id)
+    with unavailable_on_redis_error():
+        enqueued = await queue.redis.eval(lua.source("flow_cancel"), 1, keys.flow(flow_id))  # type: ignore[misc]
+    if enqueued == -1:
+        raise JobNotFound(flow_id)
+    for job_id in enqueued:
+        try:
+            await queue.abort(job_id.decode())
+        except (JobAlreadyFinished, JobNotFound):
+            continue  # it ended meanwhile: its end no longer advances the flow
 
 
 def _time(ms: str | None) -> datetime | None:
