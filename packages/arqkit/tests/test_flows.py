@@ -238,6 +238,16 @@ async def test_get_of_a_flow_shows_the_flow_and_each_step(
     assert (await api.get("/jobs/flow-" + "0" * 32)).status_code == 404
 
 
+async def test_a_flow_record_we_did_not_write_is_a_404_not_a_500(
+    api: httpx.AsyncClient, redis_client: redis.asyncio.Redis
+) -> None:
+    for spec in (b"not json", b'{"stages": 3}', b'{"stages": [[1]]}', b'{"stages": "ab"}'):
+        await redis_client.hset(keys.flow("flow-bad"), mapping={"spec": spec})  # type: ignore[misc]
+
+        assert (await api.get("/jobs/flow-bad")).status_code == 404
+        assert (await api.delete("/jobs/flow-bad")).status_code == 404
+
+
 async def test_a_flow_id_given_twice_starts_one_flow(
     job_queue: JobQueue, redis_client: redis.asyncio.Redis
 ) -> None:

@@ -49,8 +49,10 @@ async def read_flow(redis: Redis, flow_id: str, queue_names: Sequence[str]) -> F
     fields = await _record(redis, flow_id)
     try:
         spec = orjson.loads(fields["spec"])
-        stages = flows.stage_ids(spec)
     except (KeyError, orjson.JSONDecodeError):
+        spec = None
+    stages = flows.stage_ids(spec)
+    if not stages:
         if fields:
             log.warning("unreadable flow record", flow_id=flow_id)
         return None
@@ -102,9 +104,16 @@ def _step(fields: dict[str, str], step_id: str, stage: int, found: dict[str, Job
         live = found.get(step_id)
         status = live.status if live else _as_status(recorded)
         error = live.error if live else None
-    if error is None and recorded in _ENDED and f"err:{step_id}" in fields:
-        error = JobError(**orjson.loads(fields[f"err:{step_id}"]))
+    if error is None and recorded in _ENDED:
+        error = _error(fields.get(f"err:{step_id}"))
     return FlowStep(job_id=job_id, function=function, stage=stage, status=status, error=error)
+
+
+def _error(raw: str | None) -> JobError | None:
+    try:
+        return JobError.model_validate_json(raw) if raw else None
+    except ValueError:  # not what flow_advance.lua wrote
+        return None
 
 
 def _as_status(recorded: str) -> Status:

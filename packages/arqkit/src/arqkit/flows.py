@@ -206,6 +206,9 @@ def replay_meta(link: tuple[str, str] | None) -> dict[str, str]:
     return {"flow": link[0], "flow_step": link[1]} if link else {}
 
 
-def stage_ids(spec: Mapping[str, Any]) -> Sequence[Sequence[str]]:
-    stages = spec.get("stages")
-    return stages if isinstance(stages, list) else []
+def stage_ids(spec: Any) -> Sequence[Sequence[str]]:
+    """A flow record's stages (step ids), or none if the record is not one `start` wrote."""
+    stages = spec.get("stages") if isinstance(spec, dict) else None
+    if not isinstance(stages, list) or not all(isinstance(stage, list) for stage in stages):
+        return []
+    return stages if all(isinstance(one, str) for stage in stages for one in stage) else []
