@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from arqkit import keys, lua, priorities
+from arqkit.errors import ReplicationTimeout
 from arqkit.internals.enqueue import WAKE_TOKENS_MAX
 from arqkit.internals.layout import serialize_job
 from arqkit.job import JobDefinition
@@ -123,7 +124,16 @@ async def start(
             payload = serialize_job(one.job.name, one.args, one.kwargs, None, now_ms, step_meta)
             queue = priorities.queue_name(settings, one.priority or one.job.options.priority)
             args += [step_id, number, one.job.name, queue, payload]
-    created = await redis.eval(lua.source("flow_start"), 1, keys.flow(flow_id), *args)  # type: ignore[misc]
+    async with redis.pipeline(transaction=False) as pipe:  # one connection: WAIT covers the write
+        pipe.eval(lua.source("flow_start"), 1, keys.flow(flow_id), *args)
+        if settings.redis_min_replicas:  # as an enqueue's (internals/enqueue.py)
+            pipe.wait(
+                settings.redis_min_replicas, max(1, round(settings.redis_min_replicas_timeout_seconds * 1000))
+            )
+        created, *acknowledged = await pipe.execute()
+    if acknowledged and acknowledged[0] < settings.redis_min_replicas:
+        wanted = settings.redis_min_replicas
+        raise ReplicationTimeout(f"{acknowledged[0]} of {wanted} replicas confirmed the flow in time")
     return flow_id, bool(created)
 
 
