@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from os import urandom
 from typing import Any, Literal, ParamSpec, TypeVar, cast
 
@@ -74,7 +74,6 @@ class Group:
 class Flow:
     stages: tuple[tuple[Step, ...], ...]
     on_failure: FailurePolicy = "fail_flow"
-    step_ids: tuple[tuple[str, ...], ...] = field(default=())  # made by `start`
 
 
 def step(job: JobDefinition[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Step:
