@@ -20,6 +20,12 @@ class ReportIn(StrictBody):
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-10"], description="YYYY-MM")
 
 
+class FulfilIn(StrictBody):
+    amount_cents: int = Field(gt=0, le=100_000_000)
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217 code")
+    email: EmailStr  # where the receipt goes
+
+
 class ChargeIn(StrictBody):
     amount_cents: int = Field(gt=0, le=100_000_000)
     currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217 code")

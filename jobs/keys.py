@@ -11,6 +11,16 @@ def payment_charge(payment_id: str) -> str:
     return f"{PREFIX}charge:{payment_id}"
 
 
+def invoice(order_id: str) -> str:
+    """An order's invoice (jobs/orders.py): written once, however often its job runs."""
+    return f"{PREFIX}invoice:{order_id}"
+
+
+def order_fulfilled(order_id: str) -> str:
+    """That an order was fulfilled: the last step of its flow (jobs/orders.py)."""
+    return f"{PREFIX}fulfilled:{order_id}"
+
+
 def digest_sent(day: str) -> str:
     """That day's digest went out (jobs/cron.py)."""
     return f"{PREFIX}digest:{day}"

@@ -8,11 +8,19 @@ from __future__ import annotations
 from arqkit import Registry
 
 from jobs.cron import daily_digest, hourly_sweep
-from jobs.email import send_welcome_email
+from jobs.email import send_receipt, send_welcome_email
+from jobs.orders import create_invoice, mark_fulfilled
 from jobs.payments import charge_payment
 from jobs.reports import generate_report
 from jobs.thumbnails import make_thumbnail
 
 REGISTRY = Registry(
-    [send_welcome_email, generate_report, charge_payment, daily_digest, hourly_sweep, make_thumbnail]
+    [
+        *(send_welcome_email, generate_report, charge_payment, daily_digest, hourly_sweep, make_thumbnail),
+        *(
+            send_receipt,
+            create_invoice,
+            mark_fulfilled,
+        ),  # an order's fulfilment flow (api/routes/producers.py)
+    ]
 )

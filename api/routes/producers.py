@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from arqkit import JobQueue
+from arqkit.flows import chain, group, step
 from arqkit.web.deps import IdempotentQueue, QueueDep
 from arqkit.web.openapi import PRODUCER
 from arqkit.web.rate_limit import RateLimit, RateLimitedQueue
 from arqkit.web.schemas import Accepted, accepted
 from fastapi import APIRouter, Header, Path, Response, status
 
-from api.schemas import ChargeIn, ReportIn, SignupIn
-from jobs.email import send_welcome_email
+from api.schemas import ChargeIn, FulfilIn, ReportIn, SignupIn
+from jobs.email import send_receipt, send_welcome_email
+from jobs.orders import create_invoice, mark_fulfilled
 from jobs.payments import charge_payment
 from jobs.reports import generate_report
 
@@ -22,6 +24,7 @@ IdempotencyKey = Annotated[
     str, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
 ]
 PaymentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+OrderId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # The queue, its enqueue rate-limited in the same Redis call (one round trip per request); with an
 # optional Idempotency-Key, a retry answers with the job the first request wrote (two round trips).
 SignupQueue = Annotated[JobQueue, IdempotentQueue(RateLimitedQueue("signup"))]
@@ -60,3 +63,21 @@ async def charge(
         charge_payment, payment_id=payment_id, amount_cents=body.amount_cents, currency=body.currency
     )
     return accepted(job, response)
+
+
+@router.post(
+    "/orders/{order_id}/fulfil", status_code=status.HTTP_202_ACCEPTED, dependencies=[RateLimit("producers")]
+)
+async def fulfil(order_id: OrderId, body: FulfilIn, queue: QueueDep, response: Response) -> Accepted:
+    """A flow: charge, then the receipt and the invoice at once, then mark the order fulfilled once both
+    succeeded. `GET /jobs/{job_id}` shows each step. The same order answers the same flow."""
+    cents, currency, email = body.amount_cents, body.currency, str(body.email)
+    flow = chain(
+        step(charge_payment, payment_id=f"order-{order_id}", amount_cents=cents, currency=currency),
+        group(
+            step(send_receipt, order_id=order_id, email=email, amount_cents=cents, currency=currency),
+            step(create_invoice, order_id=order_id, amount_cents=cents, currency=currency),
+        ),
+        step(mark_fulfilled, order_id=order_id),
+    )
+    return accepted(await queue.enqueue_flow(flow, key=f"order:{order_id}"), response)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis.asyncio
 
-from arqkit import ReplicationTimeout, keys
+from arqkit import ReplicationTimeout, flows, keys
 from arqkit.client import JobQueue
 from arqkit.redis_server import RedisServer
 from tests.service.app import create_app
@@ -70,6 +70,15 @@ async def test_without_enough_replicas_enqueue_raises_though_the_primary_has_the
         await queue.with_options(job_id="job-1").enqueue(notify, email="a@example.com", name="A")
 
     assert await queue.redis.exists(keys.job("job-1")) == 1
+
+
+async def test_without_enough_replicas_a_flow_raises_though_the_primary_has_it(
+    queue: JobQueue, primary: RedisServer
+) -> None:
+    with pytest.raises(ReplicationTimeout, match="0 of 1 replicas"):
+        await queue.enqueue_flow(flows.group(flows.step(notify, email="a@example.com", name="A")), key="k")
+
+    assert await queue.redis.zcard(queue.settings.queue_name) == 1
 
 
 async def test_the_api_answers_503_then_the_same_job_once_a_replica_has_it(

@@ -8,6 +8,7 @@
     from arqkit import report_progress                 # progress for GET /jobs/{id}
     from arqkit import PermanentError, TransientError  # tell the retry policy what failed
     from arqkit import JobQueue, QueueAdmin            # the job client, the operator interface
+    from arqkit import flows                           # chains, groups, callbacks: queue.enqueue_flow(...)
     from arqkit.web import QueueService                # the FastAPI side: lifespan, routes, middleware
     from arqkit.testing import JobKit                  # test your jobs as a worker runs them
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializeAsAny
 
 from arqkit import (
     dead_letters,
     failure_groups,
+    flows,
     history,
     job_ids,
     metrics,
@@ -56,7 +57,7 @@ class QueueOverview(BaseModel):
 
 class JobDetail(BaseModel):
     job_id: str
-    status: JobStatus | None  # None once its result has expired (its dead letter may remain)
+    status: SerializeAsAny[JobStatus] | None  # None once expired; a flow's is a FlowStatus (its steps)
     failed_tries: list[dict[str, Any]]  # each failed try: type, message, traceback, try, at_ms
     dead_letter: DeadLetter | None
     replay: ReplayRecord | None = None  # the replay that followed it, as a dead letter (who, when, edits)
@@ -197,11 +198,14 @@ class QueueAdmin:
             first = await history.claim_replay(self.redis, record, keep) or record
             if first.digest != digest:
                 raise ReplayConflict(job_id, new_id, replay_edits.who(first))
-            meta = {"replay_of": job_id, **replay_edits.edit_meta(first)}
+            flow = await flows.replay_link(self.redis, job_id)  # a flow's step: the replay resumes the flow
+            meta = {"replay_of": job_id, **replay_edits.edit_meta(first), **flows.replay_meta(flow)}
             queued = await self.queue.with_options(job_id=new_id).enqueue_named(
                 letter.function, args, keywords, queue_name, meta=meta
             )
             await history.record_origin(self.redis, first, keep)
+            if flow is not None:
+                await flows.resume(self.redis, flow, queued.job_id)
             await dead_letters.remove(self.redis, job_id)
             warning = await self._unserved_warning(queue_name)
         if queued.created:

@@ -122,8 +122,14 @@ def replayed_window(job_ids: list[str]) -> Output:
 def job(detail: JobDetail) -> Output:
     """The public status, one line per failed try, the last try's traceback, then the dead letter.
     (`--json` has every try's traceback.)"""
-    status = detail.status.model_dump(mode="json", by_alias=True) if detail.status else {"status": "expired"}
+    status: dict[str, Any] = {"status": "expired"}
+    if detail.status:
+        status = detail.status.model_dump(mode="json", by_alias=True)
+    steps = status.pop("steps", None)  # a flow's: one line each, by stage
     lines = [f"{key:<12} {_plain(value)}" for key, value in {"job_id": detail.job_id, **status}.items()]
+    if steps:
+        lines += ["", "steps (a stage's run at once, each stage after the one before):"]
+        lines += [f"  {s['stage']}  {s['function']:<24} {s['status']:<12} {s['job_id']}" for s in steps]
     tries = detail.failed_tries
     if tries:
         lines += ["", "failed tries:"]

@@ -12,6 +12,7 @@ interface on the same pool.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
-from arqkit import idempotency, keys, priorities, tracing
+from arqkit import flow_status, flows, idempotency, job_ids, keys, priorities, tracing
 from arqkit.clock import redis_now
 from arqkit.errors import (
     EnqueueUnconfirmed,
@@ -147,6 +148,25 @@ class JobQueue:
             job.name, json_args, json_kwargs, priorities.queue_name(self.settings, priority)
         )
 
+    async def enqueue_flow(self, flow: flows.Flow | flows.Group, *, key: str | None = None) -> Enqueued:
+        """Start a flow (`flows.py`): its first stage is enqueued at once, the next as each one succeeds.
+        The answer's `job_id` is the flow's: `status` and `abort` take it. With a `key` (an order's id),
+        the same key gives the same flow (`created` False the second time): its id is derived from the key
+        with JOB_ID_SECRET, so it stays unguessable."""
+        stages = flow.stages if isinstance(flow, flows.Flow) else (flow.steps,)
+        for one in (one for stage in stages for one in stage):
+            if self.registry.get(one.job.name) is not one.job:
+                raise JobNotRegistered(f"{one.job.name!r} is not in the registry: add it to the Registry")
+        options = self._options
+        flow_id = options.job_id and keys.FLOW_ID_PREFIX + options.job_id.removeprefix(keys.FLOW_ID_PREFIX)
+        if key is not None:
+            flow_id = keys.FLOW_ID_PREFIX + job_ids.derive(self.settings, "flow", key)
+        meta = {**request_context(), **tracing.current_context(self.settings), **(options.meta or {})}
+        with unavailable_on_redis_error():
+            flow_id, created = await flows.start(self.redis, self.settings, flow, flow_id=flow_id, meta=meta)
+        log.info("flow started", flow_id=flow_id, created=created)
+        return Enqueued(flow_id, "queued", created)
+
     async def enqueue_named(
         self,
         function: str,
@@ -190,6 +210,13 @@ class JobQueue:
         return Enqueued(written.job_id, status, written.created, written.admission)
 
     async def status(self, job_id: str) -> JobStatus:
+        if flows.is_flow_id(job_id):  # a flow_status.FlowStatus: the flow's and each step's
+            names = priorities.all_queue_names(self.settings)
+            with unavailable_on_redis_error():
+                flow = await flow_status.read_flow(self.redis, job_id, names)
+            if flow is None:
+                raise JobNotFound(job_id)
+            return flow
         with unavailable_on_redis_error():
             found = await read_status(self.redis, job_id, priorities.all_queue_names(self.settings))
         if found is None:
@@ -204,6 +231,8 @@ class JobQueue:
         arq's own abort of a job that is not running leaves a marker in `arq:abort` that can abort a later
         job with the same id (arq #485); removing the queued job ourselves leaves nothing behind.
         """
+        if flows.is_flow_id(job_id):
+            return await flow_status.abort(self, job_id)
         with unavailable_on_redis_error():
             while True:
                 try:
@@ -235,6 +264,10 @@ class JobQueue:
                 if job is not None:
                     aborted = aborted_result(job_id, job, queue_name)
                     pipe.set(result_key, aborted, ex=self.settings.keep_result_seconds)
+                    # a flow's step: its end (aborted) advances its flow in this same transaction
+                    ended = {"id": job_id, "k": job.kwargs, "s": False, "r": asyncio.CancelledError()}
+                    if (advance := flows.finish_command(ended)) is not None:
+                        pipe.execute_command(*advance)
             await pipe.execute()
 
     async def readiness(self) -> Readiness:

@@ -133,3 +133,17 @@ def replay_record(letter_id: str) -> str:
 def replay_origin(job_id: str) -> str:
     """The same record under the job the replay made: where it came from, who edited its arguments."""
     return f"{PREFIX}replay-origin:{job_id}"
+
+
+# Flows (flows.py, lua/flow_*.lua): a chain, a group, a group with a callback; each step an ordinary job.
+FLOW_ID_PREFIX = "flow-"  # a flow's id: this and 32 random hex characters (a capability, as a job id)
+
+
+def flow(flow_id: str) -> str:
+    """hash: the flow's spec and, per step, its status, job id, error and (until it is enqueued) payload."""
+    return f"{PREFIX}flow:{flow_id}"
+
+
+def flow_step(job_id: str) -> str:
+    """string `<flow id> <step id>`: the flow a step's job belongs to (a replay's job too)."""
+    return f"{PREFIX}flow-step:{job_id}"

@@ -60,6 +60,7 @@ class QueueSettings(BaseSettings):
     job_timeout: int = Field(300, gt=0)
     max_tries: int = Field(5, ge=1)
     keep_result_seconds: int = Field(86_400, gt=0)
+    flow_keep_seconds: int = Field(7 * 86_400, gt=0)  # a flow's record, from its last step's end (flows.py)
     retry_base_delay_seconds: float = Field(1.0, gt=0)
     retry_max_delay_seconds: float = Field(300.0, gt=0)
     worker_max_jobs: int = Field(50, gt=0)

@@ -9,7 +9,17 @@ import time
 
 import orjson
 
-from arqkit import Cron, concurrency_slot, count_dead_letters, job, rate_of, report_progress, throttle
+from arqkit import (
+    Cron,
+    PermanentError,
+    concurrency_slot,
+    count_dead_letters,
+    flows,
+    job,
+    rate_of,
+    report_progress,
+    throttle,
+)
 from tests.service import keys
 from tests.service.context import Ctx
 
@@ -64,3 +74,34 @@ async def daily_tick(ctx: Ctx) -> dict[str, object]:
 @job(max_tries=1, cron=Cron(minute=0))
 async def hourly_tick(ctx: Ctx) -> dict[str, int]:
     return {"dead_letters": await count_dead_letters(ctx.redis)}
+
+
+@job(max_tries=2)
+async def record_step(
+    ctx: Ctx, label: str, name: str, seconds: float = 0, gated: bool = False, fails: bool = False
+) -> str:
+    """A flow's step for the tests: logs `name` under `label` once it may finish (after `seconds`, once
+    `flow_gate` exists if `gated`); with `fails`, a permanent error until `flow_fixed` exists."""
+    while gated and not await ctx.redis.exists(keys.flow_gate(label)):
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(seconds)
+    if fails and not await ctx.redis.exists(keys.flow_fixed(label)):
+        raise PermanentError(f"{name} failed")
+    await ctx.redis.rpush(keys.flow_log(label), name)
+    return name
+
+
+@job(max_tries=2)
+async def report_failures(ctx: Ctx, label: str) -> list[str]:
+    """A flow's callback for the tests: logs the functions of the steps that failed before it."""
+    failed = [f"{one.function}:{one.error['message']}" for one in await flows.failures(ctx)]
+    await ctx.redis.rpush(keys.flow_log(label), "callback", *failed)
+    return failed
+
+
+@job(max_tries=2)
+async def starts_a_flow(ctx: Ctx, label: str) -> str:
+    """A job that starts a flow of its own (a chain of two `record_step`); returns the flow's id."""
+    flow = flows.chain(flows.step(record_step, label, "first"), flows.step(record_step, label, "second"))
+    flow_id, _ = await flows.start(ctx.redis, ctx.settings, flow)
+    return flow_id

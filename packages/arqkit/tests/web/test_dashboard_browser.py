@@ -17,8 +17,9 @@ from playwright.async_api import Page, expect
 from arqkit import dead_letters, keys
 from arqkit.client import JobQueue
 from arqkit.dead_letters import DeadLetter
+from arqkit.flows import chain, group, step
 from arqkit.throughput import Sample
-from tests.service.jobs import notify
+from tests.service.jobs import notify, record_step, report_failures
 from tests.support import WorkerProcess, wait_for
 from tests.web.conftest import dead_letter_row, log_in, screenshot
 
@@ -199,3 +200,26 @@ async def test_the_chart_shows_the_minutes_before_the_page_opened(
     chart = page.locator("#chart")
     assert int(await chart.get_attribute("data-points") or 0) >= 12
     assert float(await chart.get_attribute("data-from") or opened_ms) <= opened_ms - 55_000
+
+
+async def test_a_flow_found_by_its_id_shows_its_steps_as_a_tree(
+    page: Page, live_api: str, job_queue: JobQueue, worker: WorkerProcess
+) -> None:
+    first = step(record_step, "dashboard", "a")
+    both = group(step(record_step, "dashboard", "b"), step(record_step, "dashboard", "c", fails=True))
+    started = await job_queue.enqueue_flow(chain(first, both, step(report_failures, "dashboard")))
+    await wait_for(lambda: _failed(job_queue, started.job_id), timeout=20, what="the flow to fail")
+    await log_in(page, live_api)
+
+    await page.fill("#failure-job-id", started.job_id)
+    await page.press("#failure-job-id", "Enter")
+
+    body = page.locator("#job-body")
+    await expect(body).to_contain_text(f"flow {started.job_id}: failed (on failure: fail_flow)")
+    await expect(body).to_contain_text("└─ stage 2")
+    await expect(body).to_contain_text("├─ report_failures  cancelled")
+    await screenshot(page, "dashboard-flow.png")
+
+
+async def _failed(job_queue: JobQueue, flow_id: str) -> bool:
+    return (await job_queue.status(flow_id)).status == "failed"

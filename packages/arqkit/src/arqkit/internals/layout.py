@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from arq.jobs import JobDef, JobResult, SerializationError, deserialize_job, deserialize_result
 from arq.jobs import serialize_job as _serialize_job
 from arq.jobs import serialize_result as _serialize_result
 
-from arqkit.serializer import deserialize, serialize
+from arqkit.serializer import META_FIELD, deserialize, serialize
 
 __all__ = ["JobDef", "JobResult", "aborted_result", "read_job", "read_result", "serialize_job"]
 
@@ -35,10 +35,20 @@ def read_result(raw: bytes) -> JobResult | None:
 
 
 def serialize_job(
-    function: str, args: Sequence[Any], kwargs: dict[str, Any], job_try: int | None, enqueue_time_ms: int
+    function: str,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    job_try: int | None,
+    enqueue_time_ms: int,
+    meta: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """The job key's value, exactly as arq's `enqueue_job` writes it (in JSON)."""
-    return _serialize_job(function, tuple(args), kwargs, job_try, enqueue_time_ms, serializer=serialize)
+    """The job key's value, exactly as arq's `enqueue_job` writes it (in JSON); `meta` beside arq's fields,
+    as `internals/enqueue.py` stores it."""
+
+    def with_meta(data: dict[str, Any]) -> bytes:
+        return serialize({**data, META_FIELD: dict(meta)} if meta else data)
+
+    return _serialize_job(function, tuple(args), kwargs, job_try, enqueue_time_ms, serializer=with_meta)
 
 
 def aborted_result(job_id: str, job: JobDef, queue_name: str) -> bytes:

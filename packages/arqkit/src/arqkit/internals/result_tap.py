@@ -30,7 +30,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from arqkit import dead_letters, keys, metrics
+from arqkit import dead_letters, flows, keys, metrics
 from arqkit.internals.batch_claim import ClaimAwarePipeline
 from arqkit.serializer import META_KWARG, error_of, exception_record, serialize
 
@@ -43,6 +43,7 @@ class ResultTap:
         self._pending: dict[str, dead_letters.DeadLetter] = {}  # by job id, oldest first
         self._untrimmed = False
         self.queue = queue
+        self.flow_ends: dict[str, tuple[Any, ...]] = {}  # by job id: the EVAL advancing its flow (flows.py)
 
     def serialize(self, data: dict[str, Any]) -> bytes:
         """arq's serializer for jobs and results; notes failed results on the way."""
@@ -50,6 +51,10 @@ class ResultTap:
         if data.get("s") is False and "id" in data and not isinstance(data.get("r"), asyncio.CancelledError):
             letter = _letter(data)
             self._pending[letter.job_id] = letter
+        if "s" in data and "id" in data:
+            advance = flows.finish_command(data)
+            if advance is not None:
+                self.flow_ends[data["id"]] = advance
         return raw
 
     def pipeline(self, *args: Any, **kwargs: Any) -> TappedPipeline:
@@ -102,8 +107,14 @@ class TappedPipeline(ClaimAwarePipeline):
 
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         queued = super().execute_command(*args, **kwargs)
-        if self._tap.pending and self.is_transaction and len(args) > 1 and str(args[0]).upper() == "SET":
+        tap = self._tap
+        if not (tap.pending or tap.flow_ends) or not self.is_transaction:
+            return queued
+        if len(args) > 1 and str(args[0]).upper() == "SET":
             job_id = keys.job_id_of_result(args[1])
+            advance = tap.flow_ends.pop(job_id, None) if job_id else None
+            if advance is not None:  # the step's flow advances in the MULTI storing its result
+                super().execute_command(*advance)
             letter = self._tap.take(job_id) if job_id else None
             if letter is not None:
                 self._tap.write_to(self, letter)

@@ -14,6 +14,10 @@
 | `window.lua` | included by the two rate-limiting scripts | the sliding-window decision, written once |
 | `queue_head.lua` | included by `ready.lua`, `claim.lua` | a paused queue reads empty; -inf scores made due |
 | `lease_acquire.lua`, `lease_renew.lua` | `capacity.py` | `concurrency_slot` leases |
+| `flow_start.lua` | `flows.py` | a new flow: its hash, its steps' links, its first stage enqueued |
+| `flow_step.lua` | `internals/result_tap.py` | a flow step's end, in the MULTI storing its result |
+| `flow_advance.lua`, `flow_dispatch.lua` | included by flow scripts, `finish.lua` | count an end once |
+| `flow_cancel.lua`, `flow_resume.lua` | `flows.py` | cancel a flow; a replayed step's job takes its step |
 | `sample.lua` | `throughput.py` | one point of the dashboard's throughput history per interval |
 
 A script whose writes must happen whole starts with `#!lua` (Redis 7's script flags; no `no-writes`): Redis

@@ -7,6 +7,8 @@
 -- KEYS: the job's in-progress key (its claim), its job key. ARGV: this run's claim token, then per
 -- command of the transaction: its argument count, then its arguments. The keys the commands name are the
 -- job's own (single Redis, not Cluster). Returns 1 if the commands ran, 0 if they were dropped.
+-- A flow step's EVAL of flow_step.lua among them (internals/result_tap.py) runs here as flow_advance.
+-- include: flow_advance.lua
 local claim = redis.call('GET', KEYS[1])
 if claim ~= ARGV[1] and (claim or redis.call('EXISTS', KEYS[2]) == 0) then
   return 0
@@ -14,7 +16,11 @@ end
 local i = 2
 while i <= #ARGV do
   local count = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + count))
+  if ARGV[i + 1] == 'EVAL' then
+    flow_advance(ARGV[i + 4], {unpack(ARGV, i + 5, i + count)})
+  else
+    redis.call(unpack(ARGV, i + 1, i + count))
+  end
   i = i + count + 1
 end
 return 1

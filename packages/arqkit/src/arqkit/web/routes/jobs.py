@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from arqkit import JobQueue, job_ids, watch
 from arqkit.errors import JobNotFound
+from arqkit.flow_status import FlowStatus
 from arqkit.status import JobStatus
 from arqkit.web.deps import QueueDep, SettingsDep
 from arqkit.web.events import OPENAPI, JobEventStreams, LastEventId, get_job_streams
@@ -29,7 +30,7 @@ JobStreamsDep = Annotated[JobEventStreams, Depends(get_job_streams)]
 @router.get("/{job_id}", dependencies=[RateLimit("status")], responses=JOB_STATUS)
 async def get_job(
     job_id: JobId, queue: QueueDep, settings: SettingsDep, watchers: JobStreamsDep, wait: WaitSeconds = 0
-) -> JobStatus:
+) -> FlowStatus | JobStatus:
     """With `wait=N`: answers as soon as the status differs from what it was when asked, else after N s.
     At most `JOB_WAIT_MAX_POLLS` long polls per API process at once (then 503), counted before Redis."""
     refuse_internal(queue, job_id)

@@ -416,6 +416,20 @@ async function refreshTracked() {
   }
 }
 
+// A flow (flows.py) as a tree: its status, then each stage's steps (a stage's steps run at once).
+function flowTree(flow) {
+  const lines = [`flow ${flow.job_id}: ${flow.status} (on failure: ${flow.on_failure})`];
+  let stage = 0;
+  for (const step of flow.steps) {
+    if (step.stage !== stage) {
+      stage = step.stage;
+      lines.push(`└─ stage ${stage}`);
+    }
+    lines.push(`   ├─ ${step.function}  ${step.status}  ${step.job_id}`);
+  }
+  return lines.join("\n");
+}
+
 async function showJob(jobId) {
   $("job-title").textContent = `Job ${jobId}`;
   $("job-body").textContent = "loading…";
@@ -427,7 +441,8 @@ async function showJob(jobId) {
     const audits = [["replayed from", detail.replayed_from], ["replayed as", detail.replay]]
       .filter(([, record]) => record)
       .map(([label, record]) => `--- ${label} ${label === "replayed as" ? record.job_id : record.replay_of}\n${JSON.stringify(record, null, 2)}`);
-    $("job-body").textContent = [JSON.stringify(detail.status, null, 2), ...audits, ...tracebacks, ...letter].join("\n\n");
+    const tree = detail.status && detail.status.steps ? [flowTree(detail.status)] : [];
+    $("job-body").textContent = [...tree, JSON.stringify(detail.status, null, 2), ...audits, ...tracebacks, ...letter].join("\n\n");
   } catch (error) {
     $("job-body").textContent = String(error.message);
   }
@@ -455,6 +470,7 @@ $("window-form").addEventListener("submit", confirmReplayWindow);
 $("failure-search").addEventListener("submit", (event) => {
   event.preventDefault();
   failures.jobId = $("failure-job-id").value.trim();
+  if (failures.jobId.startsWith("flow-")) showJob(failures.jobId); // a flow: its tree
   failures.offset = 0;
   loadFailureGroups();
 });
