@@ -121,3 +121,15 @@ def recent_jobs(status: str) -> str:
 
 
 THROUGHPUT = f"{PREFIX}throughput"  # zset: JSON sample (depth, counter totals) -> its interval's start (ms)
+
+
+# Unique jobs and per-key concurrency (unique.py, per_key.py). `digest`: a hash of the named arguments'
+# values (`Arguments.digest`), under the job's name: one job's or one tenant's key never is another's.
+def unique_lock(job_name: str, digest: str) -> str:
+    """A unique job's lock: the holder's job id (TTL: its window, or its job key's as a backstop)."""
+    return f"{PREFIX}unique:{job_name}:{digest}"
+
+
+def per_key_leases(job_name: str, digest: str) -> str:
+    """A per-key cap's slots (zset: holder -> lease expiry ms), as `concurrency_leases`."""
+    return f"{PREFIX}key-leases:{job_name}:{digest}"

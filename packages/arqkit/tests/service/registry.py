@@ -1,6 +1,17 @@
 from __future__ import annotations
 
 from arqkit import Registry
-from tests.service.jobs import charge, daily_tick, hourly_tick, long_task, notify
+from tests.service.jobs import (
+    charge,
+    daily_tick,
+    hourly_tick,
+    long_task,
+    notify,
+    ping_topic,
+    sync_account,
+    tenant_work,
+)
 
-REGISTRY = Registry([notify, long_task, charge, daily_tick, hourly_tick])
+REGISTRY = Registry(
+    [notify, long_task, charge, daily_tick, hourly_tick, sync_account, ping_topic, tenant_work]
+)
