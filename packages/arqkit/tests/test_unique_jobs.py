@@ -27,6 +27,15 @@ async def _release(redis_client: redis.asyncio.Redis, account_id: int) -> None:
     await redis_client.set(service_keys.released(account_id), "1")
 
 
+def _lock_key(account_id: int) -> str:
+    lock = lock_for(sync_account.name, sync_account.arguments, Unique("account_id"), [account_id], {})
+    return lock.key
+
+
+async def _lock_deleted(redis_client: redis.asyncio.Redis, account_id: int) -> bool:
+    return not await redis_client.exists(_lock_key(account_id))
+
+
 async def _runs(redis_client: redis.asyncio.Redis, job_id: str) -> int:
     return int(await cast(Awaitable[bytes | None], redis_client.hget(service_keys.runs(), job_id)) or 0)
 
@@ -51,6 +60,7 @@ async def test_while_running_a_second_enqueue_returns_the_running_job_and_once_i
     again = await job_queue.enqueue(sync_account, account_id=1)
     await _release(redis_client, 1)
     done = await wait_for_status(api, first.job_id, FINAL)
+    await wait_for(lambda: _lock_deleted(redis_client, 1), what="the worker to delete the spent lock")
     after = await job_queue.enqueue(sync_account, account_id=1)
 
     assert (again.job_id, again.created) == (first.job_id, False)
@@ -66,6 +76,7 @@ async def test_a_job_that_fails_for_good_frees_its_key(
     first = await job_queue.enqueue(sync_account, account_id=1, fail=True)
 
     done = await wait_for_status(api, first.job_id, FINAL, timeout=PROCESS_START_SECONDS)
+    await wait_for(lambda: _lock_deleted(redis_client, 1), what="the worker to delete the spent lock")
     after = await job_queue.enqueue(sync_account, account_id=1)
 
     assert done["status"] == "failed"
@@ -109,10 +120,12 @@ async def test_a_job_waiting_for_its_retry_keeps_its_key(
     )
 
     again = await job_queue.enqueue(sync_account, account_id=1)
+    lock_during_retry = await redis_client.get(_lock_key(1))
     await _release(redis_client, 1)
     done = await wait_for_status(api, first.job_id, FINAL)
 
     assert (again.job_id, again.created) == (first.job_id, False)
+    assert lock_during_retry == first.job_id.encode()  # the first try's end did not delete it
     assert (done["status"], done["try"]) == ("complete", 2)
 
 
@@ -159,10 +172,9 @@ async def test_the_lock_expires_with_its_jobs_key_as_a_backstop(
     job_queue: JobQueue, redis_client: redis.asyncio.Redis
 ) -> None:
     first = await job_queue.enqueue(sync_account, account_id=1)
-    lock = lock_for(sync_account.name, sync_account.arguments, Unique("account_id"), [], {"account_id": 1})
 
-    assert await redis_client.get(lock.key) == first.job_id.encode()
-    lock_ttl = await redis_client.pttl(lock.key)
+    assert await redis_client.get(_lock_key(1)) == first.job_id.encode()
+    lock_ttl = await redis_client.pttl(_lock_key(1))
     job_ttl = await redis_client.pttl(keys.job(first.job_id))
     assert 0 < lock_ttl <= job_ttl + 1000
 

@@ -31,7 +31,7 @@ from arqkit.retry import Decision, RetryPolicy
 from arqkit.serializer import META_KWARG, error_of
 from arqkit.settings import QueueSettings
 from arqkit.sync_jobs import Executor
-from arqkit.unique import Unique
+from arqkit.unique import Unique, lock_for
 
 Ctx = dict[str, Any]  # arq's ctx: the worker's, and each try's copy of it (the machinery's side)
 AnyContext = JobContext[Any, Any]
@@ -58,6 +58,7 @@ RESULT_TAP = "result_tap"  # worker ctx key: the worker's `ResultTap` (internals
 RESOURCES = "resources"  # worker ctx key: what the worker lifespan yielded (arqkit.context)
 RUNNING = "running"  # worker ctx key: its claimed jobs (`internals.claims.RunningJobs`)
 SYNC_RUNNER = "sync_runner"  # worker ctx key: threads and processes for `def` jobs (`arqkit.sync_jobs`)
+UNIQUE_LOCK = "unique_lock"  # job ctx key: a unique job's lock, released after its finish (hooks.py)
 
 log = structlog.get_logger("jobs")
 
@@ -150,6 +151,8 @@ class JobDefinition(Generic[P, R]):
         if RUNNING in ctx:  # its claim is renewed until its timeout, plus a grace (internals/claim_keeper.py)
             ctx[RUNNING].started(ctx["job_id"], self.name, self.timeout_seconds(settings))
         metrics.job_started(ctx, self.name)
+        if self.options.unique is not None:
+            ctx[UNIQUE_LOCK] = lock_for(self.name, self.arguments, self.options.unique, args, kwargs)
         started = time.perf_counter()
         try:
             with tracing.job_span(settings, meta, ctx, self.name):  # a no-op unless TRACING_ENABLED

@@ -8,8 +8,9 @@ The key is the job's name and the values of the named arguments (`Arguments.dige
 argument is one job of that name at a time. The check and the write are one step in Redis (`lua/enqueue.lua`).
 A while-active lock holds only while its job's key exists, and arq deletes that key in the same transaction
 that ends the job (complete, failed, aborted; a purge or an abort of a queued job too): the lock goes with
-it, however the job ends, and a SIGKILLed worker's job keeps it until its re-run finishes. It expires with
-the job's key as a backstop.
+it, however the job ends, and a SIGKILLed worker's job keeps it until its re-run finishes. The worker then
+deletes the spent lock (`release`, after the finish); one it could not (a purge) expires with the job's
+key, the backstop.
 
 An Idempotency-Key that already has its job answers that job; a new one is refused by a held unique key
 like any other enqueue (the holder's job is the answer). A dead letter's replay is an operator's decision:
@@ -22,7 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from arqkit import keys
+from redis.asyncio import Redis
+
+from arqkit import keys, lua
 from arqkit.arguments import Arguments
 
 
@@ -56,3 +59,11 @@ def lock_for(
     key = keys.unique_lock(name, arguments.digest(unique.arguments, args, kwargs))
     window = unique.for_seconds
     return UniqueLock(key, None if window is None else max(1, round(window * 1000)))
+
+
+async def release(redis: Redis, lock: UniqueLock, job_id: str) -> None:
+    """After a try of `job_id`: delete its while-active lock if the job has ended (tidiness only: a lock
+    whose job key is gone holds nothing already)."""
+    if lock.window_ms is None:
+        unlock = redis.register_script(lua.source("unlock"))
+        await unlock(keys=[lock.key, keys.job(job_id)], args=[job_id])

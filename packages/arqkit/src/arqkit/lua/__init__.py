@@ -13,7 +13,8 @@
 | `sliding_window.lua` | `sliding_window.py` | one rate-limit decision (API and `throttle`) |
 | `window.lua` | included by the two rate-limiting scripts | the sliding-window decision, written once |
 | `queue_head.lua` | included by `ready.lua`, `claim.lua` | a paused queue reads empty; -inf scores made due |
-| `lease_acquire.lua`, `lease_renew.lua` | `capacity.py` | `concurrency_slot` leases |
+| `lease_acquire.lua`, `lease_renew.lua` | `leases.py` | `concurrency_slot` and `PerKey` leases |
+| `unlock.lua` | `unique.py` | deletes a unique job's lock (`enqueue.lua` takes it) once its job ended |
 | `sample.lua` | `throughput.py` | one point of the dashboard's throughput history per interval |
 
 A script whose writes must happen whole starts with `#!lua` (Redis 7's script flags; no `no-writes`): Redis
