@@ -12,7 +12,16 @@ from jobs.email import send_welcome_email
 from jobs.payments import charge_payment
 from jobs.reports import generate_report
 from jobs.thumbnails import make_thumbnail
+from jobs.users import sync_user
 
 REGISTRY = Registry(
-    [send_welcome_email, generate_report, charge_payment, daily_digest, hourly_sweep, make_thumbnail]
+    [
+        send_welcome_email,
+        generate_report,
+        charge_payment,
+        daily_digest,
+        hourly_sweep,
+        make_thumbnail,
+        sync_user,
+    ]
 )

@@ -8,13 +8,14 @@ from arqkit import JobQueue
 from arqkit.web.deps import IdempotentQueue, QueueDep
 from arqkit.web.openapi import PRODUCER
 from arqkit.web.rate_limit import RateLimit, RateLimitedQueue
-from arqkit.web.schemas import Accepted, accepted
+from arqkit.web.schemas import MAX_SAFE_INTEGER, Accepted, accepted
 from fastapi import APIRouter, Header, Path, Response, status
 
 from api.schemas import ChargeIn, ReportIn, SignupIn
 from jobs.email import send_welcome_email
 from jobs.payments import charge_payment
 from jobs.reports import generate_report
+from jobs.users import sync_user
 
 router = APIRouter(tags=["producers"], responses=PRODUCER)
 
@@ -22,6 +23,7 @@ IdempotencyKey = Annotated[
     str, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
 ]
 PaymentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+UserId = Annotated[int, Path(gt=0, le=MAX_SAFE_INTEGER)]
 # The queue, its enqueue rate-limited in the same Redis call (one round trip per request); with an
 # optional Idempotency-Key, a retry answers with the job the first request wrote (two round trips).
 SignupQueue = Annotated[JobQueue, IdempotentQueue(RateLimitedQueue("signup"))]
@@ -60,3 +62,9 @@ async def charge(
         charge_payment, payment_id=payment_id, amount_cents=body.amount_cents, currency=body.currency
     )
     return accepted(job, response)
+
+
+@router.post("/users/{user_id}/sync", status_code=status.HTTP_202_ACCEPTED)
+async def sync(user_id: UserId, queue: ProducerQueue, response: Response) -> Accepted:
+    """While this user's sync is queued or running, the answer is that job (`sync_user` is unique)."""
+    return accepted(await queue.enqueue(sync_user, user_id=user_id), response)
