@@ -4,6 +4,7 @@ window after the first enqueue. Real Redis, real worker processes."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import cast
@@ -49,6 +50,13 @@ async def test_while_queued_a_second_enqueue_returns_the_first_job(job_queue: Jo
     assert (again.job_id, again.created) == (first.job_id, False)
     assert other.created
     assert other.job_id != first.job_id
+
+
+async def test_racing_enqueues_of_one_key_make_one_job(job_queue: JobQueue) -> None:
+    racing = await asyncio.gather(*(job_queue.enqueue(sync_account, account_id=1) for _ in range(20)))
+
+    assert len({enqueued.job_id for enqueued in racing}) == 1
+    assert [enqueued.created for enqueued in racing].count(True) == 1
 
 
 async def test_while_running_a_second_enqueue_returns_the_running_job_and_once_it_completes_a_new_one(
