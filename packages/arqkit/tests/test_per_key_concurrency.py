@@ -5,6 +5,7 @@ other keys' jobs, and without spinning. Real Redis, real worker processes."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import cast
 
 import httpx
@@ -95,6 +96,30 @@ async def test_a_job_over_its_keys_cap_is_looked_at_about_once_per_recheck_not_i
     assert other["status"] == "complete"  # another tenant's job ran while "a" was at its cap
     assert (done["status"], done["try"]) == ("complete", 1)
     assert 2 <= deferrals <= 4 / 0.5 + 1  # the holder's 4 s over the shortest recheck, not a busy loop
+
+
+async def test_a_freed_slot_wakes_the_job_waiting_for_it_before_its_recheck(
+    api: httpx.AsyncClient,
+    queue: JobQueue,
+    settings: Settings,
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    slow_recheck = settings.model_copy(update={"concurrency_recheck_seconds": 4})  # back after 2 to 6 s
+    start_worker(worker_settings=slow_recheck)
+    holder = (await queue.enqueue(tenant_work, tenant_id="a", seconds=1)).job_id
+    await wait_for_status(api, holder, {"in_progress"}, timeout=PROCESS_START_SECONDS)
+    waiting = (await queue.enqueue(tenant_work, tenant_id="a", seconds=0)).job_id
+    await wait_for_status(api, waiting, {"deferred"})
+
+    first, second = [await wait_for_status(api, j, FINAL, timeout=30) for j in (holder, waiting)]
+
+    handoff = _at(second["started_at"]) - _at(first["finished_at"])
+    assert handoff.total_seconds() < 0.9  # not its recheck (2 s at the soonest): the freed slot woke it
+    assert (second["status"], second["try"]) == ("complete", 1)
+
+
+def _at(iso: object) -> datetime:
+    return datetime.fromisoformat(str(iso))
 
 
 async def test_a_slot_held_by_a_killed_worker_frees_itself(

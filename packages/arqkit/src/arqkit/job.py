@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from arqkit import leases, metrics, per_key, tracing
+from arqkit import metrics, per_key, tracing
 from arqkit.arguments import Arguments, JobPayloadInvalid
 from arqkit.context import JobContext, SyncJobContext
 from arqkit.internals import Retry
@@ -190,10 +190,11 @@ class JobDefinition(Generic[P, R]):
         settings: QueueSettings = ctx["settings"]
         redis, job_id = ctx["redis"], ctx["job_id"]
         lease = await per_key.acquire(cap, self.name, self.arguments, redis, settings, job_id, args, kwargs)
-        if lease is None:
+        if isinstance(lease, per_key.Refused):
             await refund_try(redis, job_id)
-            delay = leases.recheck_delay(settings)
-            log.info("job deferred", reason=f"per-key concurrency limit {cap.limit}", defer_s=round(delay, 3))
+            delay = lease.wait_seconds(cap.limit, settings)
+            reason = f"per-key concurrency limit {cap.limit}"
+            log.info("job deferred", reason=reason, waiting_ahead=lease.ahead, defer_s=round(delay, 3))
             raise Deferred(defer=delay)
         try:
             yield

@@ -133,3 +133,9 @@ def unique_lock(job_name: str, digest: str) -> str:
 def per_key_leases(job_name: str, digest: str) -> str:
     """A per-key cap's slots (zset: holder -> lease expiry ms), as `concurrency_leases`."""
     return f"{PREFIX}key-leases:{job_name}:{digest}"
+
+
+def per_key_waiting(job_name: str, digest: str) -> str:
+    """A per-key cap's waiting line (zset: job id -> when it first found the cap, ms): a freed slot wakes
+    its first jobs."""
+    return f"{PREFIX}key-waiting:{job_name}:{digest}"

@@ -33,17 +33,25 @@ class Lease:
 
     async def release(self) -> None:
         self._renewal.cancel()
-        await self._redis.zrem(self.key, self._holder)
+        await self._free(self._redis, self._holder)
+
+    async def _free(self, redis: Redis, holder: str) -> None:
+        await redis.zrem(self.key, holder)
 
 
 async def acquire(redis: Redis, key: str, limit: int, job_id: str, settings: QueueSettings) -> Lease | None:
     """One of `limit` slots of `key` for this run of `job_id`, or None when all are held."""
-    holder = f"{job_id}:{secrets.token_hex(8)}"  # this run's
+    holder = holder_of(job_id)
     lease_seconds = settings.concurrency_lease_seconds
     acquired = await redis.register_script(lua.source("lease_acquire"))(
         keys=[key], args=[limit, holder, int(lease_seconds * 1000)]
     )
     return Lease(redis, key, holder, lease_seconds) if acquired else None
+
+
+def holder_of(job_id: str) -> str:
+    """A holder's name: this run of the job (its id and a random token)."""
+    return f"{job_id}:{secrets.token_hex(8)}"
 
 
 def recheck_delay(settings: QueueSettings) -> float:

@@ -14,6 +14,7 @@
 | `window.lua` | included by the two rate-limiting scripts | the sliding-window decision, written once |
 | `queue_head.lua` | included by `ready.lua`, `claim.lua` | a paused queue reads empty; -inf scores made due |
 | `lease_acquire.lua`, `lease_renew.lua` | `leases.py` | `concurrency_slot` and `PerKey` leases |
+| `key_acquire.lua`, `key_release.lua` | `per_key.py` | `PerKey` leases and the key's waiting line |
 | `unlock.lua` | `unique.py` | deletes a unique job's lock (`enqueue.lua` takes it) once its job ended |
 | `sample.lua` | `throughput.py` | one point of the dashboard's throughput history per interval |
 
