@@ -151,12 +151,12 @@ class JobDefinition(Generic[P, R]):
         if RUNNING in ctx:  # its claim is renewed until its timeout, plus a grace (internals/claim_keeper.py)
             ctx[RUNNING].started(ctx["job_id"], self.name, self.timeout_seconds(settings))
         metrics.job_started(ctx, self.name)
-        if self.options.unique is not None:
-            ctx[UNIQUE_LOCK] = lock_for(self.name, self.arguments, self.options.unique, args, kwargs)
         started = time.perf_counter()
         try:
             with tracing.job_span(settings, meta, ctx, self.name):  # a no-op unless TRACING_ENABLED
                 typed_args, typed_kwargs = self.arguments.decode(args, kwargs)
+                if self.options.unique is not None:  # released after the finish (hooks.py)
+                    ctx[UNIQUE_LOCK] = lock_for(self.name, self.arguments, self.options.unique, args, kwargs)
                 async with self._slot_of_its_key(ctx, args, kwargs):
                     result = await self._call(ctx, job_try, queue, typed_args, typed_kwargs)
         except Deferred:
