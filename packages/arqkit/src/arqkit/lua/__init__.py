@@ -22,7 +22,8 @@ A script whose writes must happen whole starts with `#!lua` (Redis 7's script fl
 checks it before it runs, so out of memory (`noeviction`), read-only (a replica) or a failing disk
 (MISCONF) refuses it whole, where a script without the line is checked at its first write only, and not at
 all once it has written (a deletion first let `enqueue.lua` write past `maxmemory`). Scripts whose writes
-are harmless to repeat (`cap_claims`, `lease_renew`, `ready`'s) go without, so they still run under OOM.
+are harmless to repeat (`cap_claims`, `lease_renew`, `ready`'s) go without, so they still run under OOM,
+and so do the releases that start with a deletion (`key_release`, `unlock`): a slot is freed under OOM too.
 
 A line `-- include: <name>.lua` stands for that file's text: Redis runs each script alone, so code two
 scripts share (a `local function`) is written once and pasted into each at load time.

@@ -1,4 +1,3 @@
-#!lua
 -- Frees a per-key cap's slot (per_key.py) and makes due at once the first jobs of the key's waiting line,
 -- as many as slots are free: each was put back in its queue until a later recheck. A woken job keeps its
 -- place until it holds a slot; an id found in no queue (aborted, purged) leaves the line.
