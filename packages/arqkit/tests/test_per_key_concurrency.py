@@ -44,6 +44,12 @@ async def _seen(redis_client: redis.asyncio.Redis, tenant: str) -> list[int]:
     return [int(n) for n in raw]
 
 
+async def _holding_a_slot(redis_client: redis.asyncio.Redis, tenant: str) -> None:
+    """A job of `tenant` runs its code: it holds the slot (claimed only, it would not yet)."""
+    running = lambda: redis_client.get(service_keys.tenant_running(tenant))  # noqa: E731
+    await wait_for(running, timeout=PROCESS_START_SECONDS, what=f"a job of {tenant} to hold its slot")
+
+
 async def _done_order(redis_client: redis.asyncio.Redis) -> list[str]:
     raw = await cast(Awaitable[list[bytes]], redis_client.lrange(service_keys.TENANTS_DONE, 0, -1))
     return [tenant.decode() for tenant in raw]
@@ -82,7 +88,7 @@ async def test_a_job_over_its_keys_cap_is_looked_at_about_once_per_recheck_not_i
     recheck = settings.model_copy(update={"concurrency_recheck_seconds": 1})  # back after 0.5 to 1.5 s
     worker = start_worker(worker_settings=recheck)
     holder = (await queue.enqueue(tenant_work, tenant_id="a", seconds=4)).job_id
-    await wait_for_status(api, holder, {"in_progress"}, timeout=PROCESS_START_SECONDS)
+    await _holding_a_slot(redis_client, "a")
     waiting = (await queue.enqueue(tenant_work, tenant_id="a", seconds=0)).job_id
 
     other = await wait_for_status(
@@ -103,11 +109,12 @@ async def test_a_freed_slot_wakes_the_job_waiting_for_it_before_its_recheck(
     queue: JobQueue,
     settings: Settings,
     start_worker: Callable[..., WorkerProcess],
+    redis_client: redis.asyncio.Redis,
 ) -> None:
     slow_recheck = settings.model_copy(update={"concurrency_recheck_seconds": 4})  # back after 2 to 6 s
     start_worker(worker_settings=slow_recheck)
     holder = (await queue.enqueue(tenant_work, tenant_id="a", seconds=1)).job_id
-    await wait_for_status(api, holder, {"in_progress"}, timeout=PROCESS_START_SECONDS)
+    await _holding_a_slot(redis_client, "a")
     waiting = (await queue.enqueue(tenant_work, tenant_id="a", seconds=0)).job_id
     await wait_for_status(api, waiting, {"deferred"})
 
@@ -135,7 +142,7 @@ async def test_a_slot_held_by_a_killed_worker_frees_itself(
     )
     doomed = start_worker(worker_settings=short_lease)
     stuck = (await queue.enqueue(tenant_work, tenant_id="a", seconds=120)).job_id
-    await wait_for_status(api, stuck, {"in_progress"}, timeout=PROCESS_START_SECONDS)
+    await _holding_a_slot(redis_client, "a")
     doomed.kill()
     start_worker(worker_settings=short_lease)
 
