@@ -198,3 +198,18 @@ def test_the_counts_report_says_which_noise_free_goal_is_met() -> None:
     assert "6.0" in row("idle commands/s")
     assert "**not met**" in row("idle commands/s")
     assert "| this template as shipped | 8.0 / 9.0 | 30 / 31 | 3.0 / 6.0 |" in render(_counts())
+
+
+def test_the_benchmark_report_leads_with_the_last_counts_run(tmp_path: Path) -> None:
+    from bench.report import with_counts
+
+    report = "# Benchmarks\n\nMade with run.py.\n\n## Goals: peers\n\n| a |\n"
+    counts = tmp_path / "benchmarks-counts.md"
+    assert with_counts(report, counts) == report  # no counts run yet: unchanged
+
+    counts.write_text("# Noise-free goals\n\nMade with bench.counts.\n\n| goal |\n")
+    text = with_counts(report, counts)
+
+    assert text.index("## Noise-free goals") < text.index("## Goals: peers")
+    assert text.startswith("# Benchmarks\n\nMade with run.py.\n")
+    assert "| goal |" in text
