@@ -139,6 +139,7 @@ def main() -> None:
         elapsed = time.monotonic() - began
         print(f"==> [{elapsed // 60:02.0f}:{elapsed % 60:02.0f}] {line}", flush=True)
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the finally blocks stop its workers
     ensure_valgrind(say)
     venvs = {HTTP[h].venv for h in http} | {pb.PEERS[w].venv for w in [*workers, *redis_peers]}
     for venv in sorted(v for v in venvs if v is not None):
