@@ -121,3 +121,11 @@ def recent_jobs(status: str) -> str:
 
 
 THROUGHPUT = f"{PREFIX}throughput"  # zset: JSON sample (depth, counter totals) -> its interval's start (ms)
+
+
+# --- performance (issue 24) ---------------------------------------------------------------------------
+
+
+def cap_sweep(queue_name: str) -> str:
+    """String, lives one heartbeat interval: a worker of this queue swept the claims (lua/cap_claims.lua)."""
+    return f"{PREFIX}cap-sweep:{queue_name}"
