@@ -30,8 +30,11 @@ def create_app(settings: Settings | None = None, registry: Registry = REGISTRY) 
         lifespan=service.lifespan,
         telemetry=service.telemetry(),
     )
-    service.install(app)
+    # Your routes first: FastAPI tries an app's routers in order, so the hot producer routes are matched
+    # before the machinery's (jobs, admin, dashboard, health). A fifth of `POST /signup`'s instructions
+    # went to trying those first (issue 24).
     app.include_router(producers.router)
+    service.install(app)
     return app
 
 

@@ -110,6 +110,22 @@ PEERS = {
             _PEERS + "taskiq_worker",
             "taskiq",
         ),
+        Peer(
+            "taskiq results",
+            "taskiq",
+            _PEERS + "taskiq_app:app",
+            (
+                "taskiq",
+                "worker",
+                _PEERS + "taskiq_results_worker:broker",
+                "--workers",
+                "1",
+                "--max-async-tasks",
+                CONCURRENCY,
+            ),
+            _PEERS + "taskiq_results_worker",
+            "taskiq",
+        ),
     )
 }
 VENV_PEERS = ("celery", "saq", "streaq", "taskiq")
@@ -160,7 +176,8 @@ def peer_server(peer: Peer, redis_url: str, port: int, overrides: dict[str, str]
 
 def _drive(peer: Peer, redis_url: str, *args: str) -> None:
     command = [peer.python, "-m", "bench.peers.drive", peer.module, *args]
-    done = subprocess.run(command, cwd=ROOT, env=_env(peer, redis_url), capture_output=True, text=True)
+    env = _env(peer, redis_url)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"{peer.name}: enqueue failed:\n{done.stderr[-2000:]}")
 

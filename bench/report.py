@@ -282,5 +282,20 @@ def write_report(report: Report, out: Path) -> Path:
     }
     when = report.results.made_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     peers = peers_section(report.results, report.sizes)
-    path.write_text(render(report, sections, when, PLOT_NAME, gap_notes(report.results, unmet), peers))
+    text = render(report, sections, when, PLOT_NAME, gap_notes(report.results, unmet), peers)
+    path.write_text(with_counts(text, out / COUNTS_NAME))
     return path
+
+
+COUNTS_NAME = "benchmarks-counts.md"  # written by `python -m bench.counts`
+
+
+def with_counts(text: str, counts: Path) -> str:
+    """The report led by the noise-free goals of the last `bench.counts` run (instructions, Redis
+    commands), when there is one: the figures the machine's load cannot move come first."""
+    if not counts.exists():
+        return text
+    title, _, rest = counts.read_text().partition("\n")
+    section = "## " + title.removeprefix("# ") + "\n" + rest.rstrip() + "\n\n"
+    head, _, tail = text.partition("\n## ")
+    return f"{head}\n{section}## {tail}" if tail else text + "\n" + section

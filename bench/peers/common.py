@@ -13,6 +13,8 @@ import time
 
 from pydantic import BaseModel, EmailStr, Field
 
+from bench.peers import callgrind
+
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SLEEP_SECONDS = 600.0  # the crash job: far longer than any recovery the harness waits for
 
@@ -39,17 +41,38 @@ class _Drain:
         with self.lock:
             self.count += 1
             if self.count == 1:
+                callgrind.start()  # under bench/counts.py: count from the first job on
                 _append(self.path, f"first {started:.6f}")
             if self.count == self.target:
-                _append(self.path, f"done {time.time():.6f}")
+                callgrind.stop()  # ... to the target's: the count is dumped before "done" is written
+                _append(self.path, f"done {time.time():.6f} {os.getpid()}")
+
+
+class _Ticks:
+    """One byte per no-op job, appended to `BENCH_TICKS` (a file all worker processes share): how
+    bench/counts.py knows that several workers together finished a queue, without a Redis command."""
+
+    def __init__(self) -> None:
+        path = os.environ.get("BENCH_TICKS")
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT) if path else None
+
+    def tick(self) -> None:
+        if self.fd is not None:
+            os.write(self.fd, b".")
 
 
 DRAIN = _Drain()
+TICKS = _Ticks()
+if os.environ.get("BENCH_READY"):  # bench/counts.py: this worker process has imported its jobs
+    _append_ready = os.open(os.environ["BENCH_READY"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.write(_append_ready, f"{os.getpid()}\n".encode())
+    os.close(_append_ready)
 
 
 def noop_job() -> None:
     """The body of every library's no-op job."""
     DRAIN.job_done(time.time())
+    TICKS.tick()
 
 
 def record_start() -> None:

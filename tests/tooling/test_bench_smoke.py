@@ -149,3 +149,67 @@ def test_the_capacity_script_runs_its_three_phases_and_reports_them() -> None:
     assert "HTTP errors 0" in run.stdout
     assert "duplicates 0" in run.stdout  # each accepted job that was not purged ran exactly once
     assert "load average before" in run.stdout
+
+
+def _counts() -> dict[str, object]:
+    """One bench.counts run's raw figures: the template's worker over taskiq's, its Redis work flat."""
+
+    def per_job(commands: float, cpu: float) -> dict[str, object]:
+        return {"commands": commands, "cpu_us": cpu, "by_command": {"evalsha": 2.0}}
+
+    def idle(rate: float) -> dict[str, object]:
+        return {"commands_per_second": rate, "by_command": {"blpop": rate}}
+
+    return {
+        "made_at": "2026-12-06 23:00 UTC",
+        "command": "python -m bench.counts",
+        "sizes": {"requests": 96, "jobs": 300, "redis_jobs": 2000, "worker_counts": [1, 8]}
+        | {"idle_seconds": 5},
+        "versions": {"saq": "0.26.4"},
+        "http": {"template": 1_100_000.0, "template route": 1_000_000.0, "saq": 1_200_000.0},
+        "worker": {"template": 1_000_000.0, "taskiq results": 900_000.0, "taskiq": 800_000.0},
+        "redis": {
+            "template": {"1": per_job(8.0, 30.0), "8": per_job(9.0, 31.0)},
+            "taskiq results": {"1": per_job(3.0, 25.0), "8": per_job(3.0, 25.0)},
+        },
+        "idle": {"template": {"1": idle(3.0), "8": idle(6.0)}, "taskiq results": {"1": idle(0.4)}},
+    }
+
+
+def test_the_counts_report_says_which_noise_free_goal_is_met() -> None:
+    from bench.report_counts import goals, render
+
+    lines = goals(_counts())
+
+    def row(starts: str) -> str:
+        return next(line for line in lines if line.split("|")[2].strip().startswith(starts))
+
+    assert "0.92x" in row("`POST /signup` as shipped")
+    assert "**met**" in row("`POST /signup` as shipped")
+    assert "1.10x" in row("what the shipped app adds")
+    assert "**not met**" in row("what the shipped app adds")
+    assert "1.11x" in row("one worker")
+    assert "**not met**" in row("one worker")
+    assert "1.25x" in row("the same vs taskiq without")
+    assert "**not met**" in row("the same vs taskiq without")
+    assert "9.0" in row("Redis commands per job, worst")
+    assert "**met**" in row("Redis commands per job, worst")
+    assert "31 µs, 1.24x" in row("Redis CPU per job")
+    assert "6.0" in row("idle commands/s")
+    assert "**not met**" in row("idle commands/s")
+    assert "| this template as shipped | 8.0 / 9.0 | 30 / 31 | 3.0 / 6.0 |" in render(_counts())
+
+
+def test_the_benchmark_report_leads_with_the_last_counts_run(tmp_path: Path) -> None:
+    from bench.report import with_counts
+
+    report = "# Benchmarks\n\nMade with run.py.\n\n## Goals: peers\n\n| a |\n"
+    counts = tmp_path / "benchmarks-counts.md"
+    assert with_counts(report, counts) == report  # no counts run yet: unchanged
+
+    counts.write_text("# Noise-free goals\n\nMade with bench.counts.\n\n| goal |\n")
+    text = with_counts(report, counts)
+
+    assert text.index("## Noise-free goals") < text.index("## Goals: peers")
+    assert text.startswith("# Benchmarks\n\nMade with run.py.\n")
+    assert "| goal |" in text

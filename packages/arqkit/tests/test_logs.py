@@ -90,3 +90,35 @@ def test_lines_below_the_level_are_not_written(kept: Kept) -> None:
 
     assert kept.records == []
     assert kept.stream.getvalue() == ""
+
+
+def test_arqs_per_job_lines_are_not_even_built_below_debug(kept: Kept) -> None:
+    """arq's `→` and `←` lines say what our one line per job says: below DEBUG no record is made for them
+    (issue 24: two records a job); its other lines, and both at DEBUG, are logged as before."""
+    import arq.worker
+
+    from arqkit.internals.log_redaction import JOB_START_FORMAT, JOB_SUCCESS_FORMAT
+
+    made: list[logging.LogRecord] = []
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        made.append(record)
+        return record
+
+    def job_lines() -> list[logging.LogRecord]:
+        return [r for r in made if r.msg in (JOB_START_FORMAT, JOB_SUCCESS_FORMAT)]
+
+    logging.setLogRecordFactory(counting)
+    try:
+        arq.worker.logger.info(JOB_START_FORMAT, 0.01, "abc:notify", "…", "")
+        arq.worker.logger.info(JOB_SUCCESS_FORMAT, 0.01, "abc:notify", "…")
+        assert made == []
+        arq.worker.logger.info("%6.2fs ⊘ %s aborted", 0.01, "abc:notify")
+        assert made[0].getMessage() == "  0.01s ⊘ abc:notify aborted"
+        logging.getLogger().setLevel(logging.DEBUG)
+        arq.worker.logger.info(JOB_SUCCESS_FORMAT, 0.01, "abc:notify", "…")
+        assert len(job_lines()) == 1
+    finally:
+        logging.setLogRecordFactory(factory)

@@ -194,6 +194,6 @@ async def _beat(ctx: Ctx, settings: QueueSettings, interval: float) -> None:
         pipe.zadd(keys.WORKERS, {ctx["worker_id"]: record["last_seen"]})
         pipe.zremrangebyscore(keys.WORKERS, "-inf", now - 3600)
         await pipe.execute()
-    capped = await cap_claims(ctx["redis"], ctx["queue_name"], claim_seconds(settings))
+    capped = await cap_claims(ctx["redis"], ctx["queue_name"], claim_seconds(settings), interval)
     if capped:
         log.warning("capped claims of jobs whose worker died before starting them", jobs=capped)

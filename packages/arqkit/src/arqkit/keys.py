@@ -165,3 +165,9 @@ def per_key_waiting(job_name: str, digest: str) -> str:
     """A per-key cap's waiting line (zset: job id -> when it first found the cap, ms): a freed slot wakes
     its first jobs."""
     return f"{PREFIX}key-waiting:{job_name}:{digest}"
+
+
+# Claim upkeep (hooks.py, lua/cap_claims.lua): one sweep per queue per heartbeat interval.
+def cap_sweep(queue_name: str) -> str:
+    """String, lives one heartbeat interval: a worker of this queue swept the claims (lua/cap_claims.lua)."""
+    return f"{PREFIX}cap-sweep:{queue_name}"

@@ -21,7 +21,7 @@ import orjson
 import structlog
 from structlog.typing import Processor
 
-from arqkit.internals.log_redaction import ARQ_LOGGER, HideJobArguments, OnlyAtDebug
+from arqkit.internals.log_redaction import ARQ_LOGGER, HideJobArguments, OnlyAtDebug, quiet_job_lines
 from arqkit.settings import QueueSettings
 
 
@@ -75,6 +75,7 @@ def configure_logging(settings: QueueSettings) -> None:
     arq_worker = logging.getLogger(ARQ_LOGGER)  # one line per job, ours: arq's two only at DEBUG
     arq_worker.filters[:] = [f for f in arq_worker.filters if not isinstance(f, OnlyAtDebug)]
     arq_worker.addFilter(OnlyAtDebug())
+    quiet_job_lines()  # ... and below DEBUG, not even built
 
 
 RENDERED = "structlog_rendered"  # a record attribute: its message is one of our finished lines

@@ -216,3 +216,15 @@ def test_arq_logs_job_arguments_and_results_with_the_formats_the_redaction_filte
         f"logger.info('{log_redaction.JOB_SUCCESS_FORMAT}', (finished_ms - start_ms) / 1000, ref, result_str)"
         in source
     )
+
+
+def test_arqs_worker_functions_log_through_its_module_logger() -> None:
+    """`quiet_job_lines` replaces `arq.worker.logger`: run_job must look it up there at each call."""
+    import arq.worker
+
+    from arqkit.internals.log_redaction import quiet_job_lines
+
+    quiet_job_lines()
+    assert "logger" in Worker.run_job.__code__.co_names  # a global, looked up when it runs
+    assert arq.worker.logger.info.__qualname__.startswith("_JobLinesAtDebug")
+    assert arq.worker.logger.name == "arq.worker"

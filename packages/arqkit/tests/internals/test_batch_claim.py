@@ -185,6 +185,25 @@ async def test_the_read_never_claims_a_job_this_worker_runs_even_if_its_claim_ex
     assert await _read(worker_pool, settings.queue_name) == []
 
 
+async def test_the_read_skips_jobs_other_workers_run_and_checks_them_in_one_call(
+    settings: Settings, worker_pool: WakeableRedis, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    """Jobs another worker runs stay at the head of the queue (arq's layout); their claims are read with
+    one MGET per window, not an EXISTS each (issue 24: those grew with the number of workers)."""
+    for n in range(6):
+        await Enqueuer(pool).enqueue_job("noted", n, _job_id=f"job-{n}")
+    await redis_client.psetex(keys.in_progress("job-0"), 60_000, b"1")  # a stock arq worker's
+    await redis_client.psetex(keys.in_progress("job-2"), 60_000, b"0123456789abcdef:1")  # one of ours
+    exists, mget = await _commands(redis_client, "exists"), await _commands(redis_client, "mget")
+
+    ids = await _read(worker_pool, settings.queue_name)
+
+    assert ids == [b"job-1", b"job-3", b"job-4"]
+    assert await redis_client.get(keys.in_progress("job-0")) == b"1"  # untouched
+    assert await _commands(redis_client, "exists") == exists + 1  # the paused flag (queue_head.lua)
+    assert await _commands(redis_client, "mget") == mget + 1
+
+
 async def blocked(ctx: dict[str, Any]) -> int:
     """Try 1 runs until the test lets it end, then asks for a retry; its claim lapses meanwhile, as in a
     Redis outage. Later tries return at once."""

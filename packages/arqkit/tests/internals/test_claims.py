@@ -11,6 +11,7 @@ from arqkit import keys
 from arqkit.internals.batch_claim import ClaimPolicy
 from arqkit.internals.claims import cap_claims, claim_seconds, refund_try, renewal_seconds, shorten_claim
 from arqkit.internals.connection import create_worker_redis
+from arqkit.testing import wait_for
 from tests.service.settings import Settings
 
 QUEUE = "arq:queue"
@@ -74,6 +75,26 @@ async def test_cap_claims_recognises_the_claims_the_batch_claim_makes(
 
     assert capped == 1
     assert await redis_client.pttl(keys.in_progress("claimed-long")) <= 3000
+
+
+async def test_one_worker_of_a_queue_sweeps_the_claims_per_heartbeat_interval(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """Every worker's heartbeat asks; within an interval only the first sweeps (issue 24: with a backlog
+    each sweep reads up to DUE_JOBS_CHECKED keys, so W sweeping workers made Redis's work grow with W)."""
+    await redis_client.zadd(QUEUE, {"left-by-a-dead-worker": 1, "another": 2})
+    await redis_client.psetex(keys.in_progress("left-by-a-dead-worker"), 610_000, OUR_CLAIM)
+
+    assert await cap_claims(redis_client, QUEUE, 3, every_seconds=0.3) == 1
+    await redis_client.psetex(keys.in_progress("another"), 610_000, OUR_CLAIM)
+    assert await cap_claims(redis_client, QUEUE, 3, every_seconds=0.3) == 0  # another worker, same interval
+    assert await redis_client.pttl(keys.in_progress("another")) > 600_000
+
+    async def next_interval() -> bool:
+        return await cap_claims(redis_client, QUEUE, 3, every_seconds=0.3) == 1
+
+    await wait_for(next_interval, timeout=5)
+    assert await redis_client.pttl(keys.in_progress("another")) <= 3000
 
 
 async def test_refund_try_gives_back_the_try_arq_counted(redis_client: redis.asyncio.Redis) -> None:

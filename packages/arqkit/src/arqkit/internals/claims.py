@@ -112,14 +112,23 @@ async def refund_try(redis: Redis, job_id: str) -> None:
     await redis.decr(keys.retry(job_id))
 
 
-async def cap_claims(redis: Redis, queue_name: str, cap_seconds: float) -> int:
+async def cap_claims(redis: Redis, queue_name: str, cap_seconds: float, every_seconds: float = 0) -> int:
     """How many of our claims were longer than the cap (`lua/claim.lua`'s `<token>:<try>` values only).
 
-    The in-progress keys are derived from the queue's ids in the script: a single Redis, not Cluster.
+    `every_seconds` (the heartbeat's interval): one worker of the queue sweeps per interval, the others'
+    calls return 0 at once; 0 sweeps regardless. The in-progress keys are derived from the queue's ids in
+    the script: a single Redis, not Cluster.
     """
     script = redis.register_script(lua.source("cap_claims"))
+    sweep = int(every_seconds * 1000)
     capped = await script(
-        keys=[queue_name],
-        args=[int(time.time() * 1000), keys.in_progress(""), int(cap_seconds * 1000), DUE_JOBS_CHECKED],
+        keys=[queue_name, keys.cap_sweep(queue_name)],
+        args=[
+            int(time.time() * 1000),
+            keys.in_progress(""),
+            int(cap_seconds * 1000),
+            DUE_JOBS_CHECKED,
+            sweep,
+        ],
     )
     return int(capped)

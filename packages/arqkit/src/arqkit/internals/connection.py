@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from arqkit.internals.budget import BudgetedConnectionPool, budgeted_pool
+from arqkit.internals.packing import hiredis_packing
 from arqkit.internals.sentinel import PrimaryFromSentinels, SentinelPool, sentinel_pool, sync_primary
 from arqkit.internals.wakeup import WakeableRedis
 from arqkit.serializer import deserialize, serialize
@@ -114,11 +115,15 @@ def create_sync_redis(settings: QueueSettings) -> SyncRedis:
 
 
 def _pool(settings: QueueSettings, *, budgeted: bool, **options: Any) -> ConnectionPool:
-    """A pool for `REDIS_URL`: a plain one, or one whose connections ask the sentinels for the primary."""
+    """A pool for `REDIS_URL`: a plain one, or one whose connections ask the sentinels for the primary.
+    Either way its commands are packed by hiredis (`packing.py`)."""
     sentinel = settings.redis_sentinel
+    pool: ConnectionPool
     if sentinel is None:
         plain = BudgetedConnectionPool if budgeted else ConnectionPool
-        return plain.from_url(settings.redis_url, **options)
-    return sentinel_pool(
-        budgeted_pool(SentinelPool) if budgeted else SentinelPool, sentinel, settings, **options
-    )
+        pool = plain.from_url(settings.redis_url, **options)
+    else:
+        pool_class = budgeted_pool(SentinelPool) if budgeted else SentinelPool
+        pool = sentinel_pool(pool_class, sentinel, settings, **options)
+    pool.connection_class = hiredis_packing(pool.connection_class)
+    return pool

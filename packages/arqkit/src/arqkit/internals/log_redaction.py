@@ -7,12 +7,17 @@ strings for those lines (`Worker.run_job`), pinned in tests/internals/test_arq_c
 
 Those two lines say what the `@job` wrapper's one line per try says (`job complete`, with `job_id`,
 `function`, `try`, `duration_s`): `OnlyAtDebug` drops them unless `LOG_LEVEL=DEBUG`, so a job costs one
-log line, not three. arq's other lines (start-up, shutdown, retries, aborts) stay.
+log line, not three. arq's other lines (start-up, shutdown, retries, aborts) stay. `quiet_job_lines`
+goes one step earlier: below DEBUG, those two calls return before a `LogRecord` is built (two records
+a job that the filter would only have thrown away).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+import arq.worker
 
 ARQ_LOGGER = "arq.worker"
 JOB_START_FORMAT = "%6.2fs → %s(%s)%s"  # elapsed, job ref, arguments, extra
@@ -42,3 +47,30 @@ class OnlyAtDebug(logging.Filter):
         if record.msg in (JOB_START_FORMAT, JOB_SUCCESS_FORMAT):
             return self._arq.isEnabledFor(logging.DEBUG)
         return True
+
+
+class _JobLinesAtDebug:
+    """arq's worker logger as `arq.worker` calls it: its two per-job lines return at once unless DEBUG is
+    on; every other call, and every other attribute, is the logger's own."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        if msg in _JOB_LINES and not self.logger.isEnabledFor(logging.DEBUG):
+            return
+        self.logger.info(msg, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.logger, name)
+
+
+_JOB_LINES = (JOB_START_FORMAT, JOB_SUCCESS_FORMAT)
+
+
+def quiet_job_lines() -> None:
+    """Put `_JobLinesAtDebug` in front of the logger `arq.worker`'s functions use (its module's `logger`,
+    pinned in tests/internals/test_arq_contract.py). Idempotent."""
+    current = arq.worker.logger
+    if not isinstance(current, _JobLinesAtDebug):
+        arq.worker.logger = _JobLinesAtDebug(current)  # type: ignore[assignment]

@@ -16,9 +16,21 @@ local claimed = {}
 local offset, window, count = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 for _ = 1, 4 do  -- look past a bounded number of running jobs at the head of the queue
   local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', offset, window)
+  -- the claims on the ids other workers may run, in one MGET: arq keeps a running job in the queue, so
+  -- with W workers the head holds up to W x max_jobs running jobs, and an EXISTS each made Redis's
+  -- commands per job grow with W (issue 24). A claim is a string (arq's psetex, our SET): false if none.
+  local others = {}
+  for i = 1, #ids, 2 do
+    if not mine[ids[i]] then others[#others + 1] = in_progress .. ids[i] end
+  end
+  local held = {}
+  if #others > 0 then
+    local claims = redis.call('MGET', unpack(others))
+    for j = 1, #others do held[others[j]] = claims[j] end
+  end
   for i = 1, #ids, 2 do
     local id = ids[i]
-    if not mine[id] and redis.call('EXISTS', in_progress .. id) == 0 then
+    if not mine[id] and not held[in_progress .. id] then
       -- arq's run_job: the try counter; arq's start_jobs: the claim (here already as short as the
       -- heartbeat keeps it, and naming this worker and try); arq's run_job: the abort marker, the payload
       local try = redis.call('INCR', retry .. id)
