@@ -74,6 +74,20 @@ async def test_a_job_can_start_a_flow(
     assert await logged(redis_client, "from-a-job") == ["first", "second"]
 
 
+async def test_a_job_cannot_start_a_flow_of_an_unregistered_job(
+    job_queue: JobQueue, worker: WorkerProcess, api: httpx.AsyncClient, redis_client: redis.asyncio.Redis
+) -> None:
+    """As `JobQueue.enqueue_flow`: the start refuses it before anything is written, so no step runs."""
+    parent = await job_queue.enqueue(starts_a_flow, "unregistered", unregistered=True)
+
+    body = await wait_for_status(api, parent.job_id, FINAL, timeout=20)
+
+    assert body["status"] == "failed"
+    assert body["error"]["type"] == "JobNotRegistered"
+    assert not [key async for key in redis_client.scan_iter(match=keys.flow("*"))]
+    assert await logged(redis_client, "unregistered") == []
+
+
 async def test_a_groups_steps_run_at_the_same_time(
     job_queue: JobQueue, worker: WorkerProcess, api: httpx.AsyncClient, redis_client: redis.asyncio.Redis
 ) -> None:

@@ -31,11 +31,13 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from arqkit import keys, lua, priorities
-from arqkit.errors import ReplicationTimeout
+from arqkit.errors import JobNotRegistered, ReplicationTimeout
 from arqkit.internals.enqueue import WAKE_TOKENS_MAX
 from arqkit.internals.layout import serialize_job
+from arqkit.internals.wakeup import WakeableRedis
 from arqkit.job import JobDefinition
 from arqkit.priorities import Priority
+from arqkit.registry import Registry
 from arqkit.serializer import META_KWARG, error_of, exception_record
 from arqkit.settings import QueueSettings
 
@@ -99,16 +101,34 @@ def is_flow_id(job_id: str) -> bool:
     return job_id.startswith(keys.FLOW_ID_PREFIX)
 
 
+def check_registered(registry: Registry, flow: Flow | Group) -> None:
+    """`JobNotRegistered` for the first step whose job `registry` lacks (by identity, as `enqueue`)."""
+    stages = flow.stages if isinstance(flow, Flow) else (flow.steps,)
+    for one in (one for stage in stages for one in stage):
+        if registry.get(one.job.name) is not one.job:
+            raise JobNotRegistered(f"{one.job.name!r} is not in the registry: add it to the Registry")
+
+
 async def start(
     redis: Redis,
     settings: QueueSettings,
     flow: Flow | Group,
     *,
+    registry: Registry | None = None,
     flow_id: str | None = None,
     meta: Mapping[str, Any] | None = None,
 ) -> tuple[str, bool]:
     """Write the flow and enqueue its first stage, in one Lua call: (its id, False if it existed already).
-    From a route use `JobQueue.enqueue_flow`; from a job, `await start(ctx.redis, ctx.settings, flow)`."""
+    From a route use `JobQueue.enqueue_flow`; from a job, `await start(ctx.redis, ctx.settings, flow)`.
+    Every step's job must be in `registry` (from a job: the worker's, which `ctx.redis` carries), as an
+    enqueue's must: else `JobNotRegistered`, before anything is written."""
+    if registry is None and isinstance(redis, WakeableRedis):
+        registry = redis.registry
+    if registry is None:
+        raise JobNotRegistered(
+            "no registry to check the flow's steps against: pass flows.start(registry=...)"
+        )
+    check_registered(registry, flow)
     if isinstance(flow, Group):
         flow = chain(flow)
     flow_id = flow_id or keys.FLOW_ID_PREFIX + urandom(16).hex()

@@ -15,12 +15,16 @@ from arqkit.internals.connection import create_worker_redis
 from arqkit.internals.result_tap import ResultTap
 from arqkit.serializer import META_KWARG
 from tests.service.jobs import record_step
+from tests.service.registry import REGISTRY
 from tests.service.settings import Settings
 
 
 async def _two_step_flow(settings: Settings, redis_client: redis.asyncio.Redis) -> tuple[str, str, str]:
     flow_id, _ = await flows.start(
-        redis_client, settings, chain(step(record_step, "t", "a"), step(record_step, "t", "b"))
+        redis_client,
+        settings,
+        chain(step(record_step, "t", "a"), step(record_step, "t", "b")),
+        registry=REGISTRY,
     )
     fields = {k.decode(): v.decode() for k, v in (await redis_client.hgetall(keys.flow(flow_id))).items()}  # type: ignore[misc]
     first, second = sorted(
