@@ -45,6 +45,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 FailurePolicy = Literal["fail_flow", "run_callback"]
 ARQ_EXPIRES_EXTRA_MS = 86_400_000  # arq's: a job key lives a day past its due time
+UNKNOWN_FUNCTION = "<unknown>"  # arq's function name in the result of a job whose payload it never read
 
 
 @dataclass(frozen=True)
@@ -185,13 +186,24 @@ async def failures(ctx: Any) -> list[StepFailure]:
 
 def finish_command(data: dict[str, Any]) -> tuple[Any, ...] | None:
     """For a result arq is about to store: the EVAL of `lua/flow_step.lua` that advances the result's flow
-    in the same MULTI (`internals/result_tap.py`), or None if its job is not a flow's step."""
+    in the same MULTI (`internals/result_tap.py`), or None if its job is not a flow's step.
+
+    A job that expired before any worker ran it has a result with no payload (`f` "<unknown>", no meta):
+    the EVAL then names the job's step link instead, and the Lua finds the flow from it (or does nothing:
+    not a step). Its end is a failure, under the flow's policy as any other."""
     kwargs = data.get("k")
     meta = kwargs.get(META_KWARG) if isinstance(kwargs, dict) else None
-    if not isinstance(meta, dict) or "flow" not in meta:
+    job_id = data.get("id")
+    if not isinstance(job_id, str):
         return None
-    flow_id, step_id, job_id = meta.get("flow"), meta.get("flow_step"), data.get("id")
-    if not (isinstance(flow_id, str) and isinstance(step_id, str) and isinstance(job_id, str)):
+    if isinstance(meta, dict) and "flow" in meta:
+        flow_id, step_id = meta.get("flow"), meta.get("flow_step")
+        if not (isinstance(flow_id, str) and isinstance(step_id, str)):
+            return None
+        key = keys.flow(flow_id)
+    elif data.get("f") == UNKNOWN_FUNCTION and data.get("s") is False:
+        key, step_id = keys.flow_step(job_id), ""  # expired unrun: the Lua reads the link
+    else:
         return None
     result = data.get("r")
     error: dict[str, Any] = {}
@@ -204,8 +216,16 @@ def finish_command(data: dict[str, Any]) -> tuple[Any, ...] | None:
         record = exception_record(result) if isinstance(result, BaseException) else result
         error = error_of(record) or {"type": "JobExecutionFailed", "message": str(result)}
     script = lua.source("flow_step")
-    prefixes = (keys.job(""), keys.result(""), keys.wake(""), WAKE_TOKENS_MAX)
-    return ("EVAL", script, 1, keys.flow(flow_id), step_id, job_id, outcome, orjson.dumps(error), *prefixes)
+    prefixes = (
+        keys.job(""),
+        keys.result(""),
+        keys.wake(""),
+        WAKE_TOKENS_MAX,
+        keys.flow_step(""),
+        keys.flow(""),
+    )
+    began = data.get("st") if step_id and isinstance(data.get("st"), int) else ""
+    return ("EVAL", script, 1, key, step_id, job_id, outcome, orjson.dumps(error), *prefixes, began)
 
 
 async def replay_link(redis: Redis, job_id: str) -> tuple[str, str] | None:
