@@ -11,10 +11,12 @@ inside arq's finish: `internals/result_tap.py`), so a worker killed at any momen
 and a step that runs twice (delivery is at least once) is counted once. Every step's payload is
 serialized here, when the flow begins; the Lua only moves a stage's payloads into the queue.
 
-When a step finally fails (its dead letter), the policy decides: `fail_flow` (the default) cancels the
-stages not yet begun; `run_callback` runs the next stage anyway, which reads `await failures(ctx)`.
-Replaying the failed step's dead letter resumes the flow (`admin.py`). Reading, cancelling and the status
-shape are `flow_status.py`.
+A step's job that expires before any worker runs it has a result with no payload (no meta naming its
+flow): its step link (`keys.flow_step`, renewed with the flow's record at each step's end) names the flow,
+and it ends as a failed step, in the same write. When a step finally fails (its dead letter), the policy
+decides: `fail_flow` (the default) cancels the stages not yet begun; `run_callback` runs the next stage
+anyway, which reads `await failures(ctx)`. Replaying the failed step's dead letter resumes the flow
+(`admin.py`). Reading, cancelling and the status shape are `flow_status.py`.
 """
 
 from __future__ import annotations
