@@ -144,3 +144,4 @@ async def test_a_counted_end_renews_the_steps_links(
     keep_ms = settings.flow_keep_seconds * 1000
     for link in (keys.flow_step(first), keys.flow_step(second)):
         assert await redis_client.pttl(link) > keep_ms - 60_000
+        assert await redis_client.pttl(link) >= await redis_client.pttl(keys.flow(flow_id))  # outlive it

@@ -5,17 +5,28 @@
 -- renews the flow's record and its steps' links (a long flow keeps its replay links), and keeps the
 -- earliest start of a step as the flow's `started_ms`.
 -- include: flow_dispatch.lua
-local function flow_renew(flow, ttl, link_prefix, stages)
+local function flow_renew(flow, link_prefix, stages)
+  -- The record lives ttl after this end. The links are renewed to ttl plus a tenth, and only once a tenth
+  -- of ttl has passed since they last were (`links_ms`; none until the first end, and a replay's resume
+  -- clears it): so they always outlive the record, at one loop over the steps per tenth of ttl, not per end.
+  local ttl = tonumber(redis.call('HGET', flow, 'ttl_ms'))
   redis.call('PEXPIRE', flow, ttl)
+  local now = now_ms()
+  local renewed = tonumber(redis.call('HGET', flow, 'links_ms'))
+  if renewed and now - renewed < ttl / 10 then
+    return
+  end
+  local link_ttl = ttl + math.ceil(ttl / 10)
   for _, ids in ipairs(stages) do
     for _, id in ipairs(ids) do
-      redis.call('PEXPIRE', link_prefix .. id, ttl)
+      redis.call('PEXPIRE', link_prefix .. id, link_ttl)
       local job_id = redis.call('HGET', flow, 'job:' .. id)
       if job_id and job_id ~= id then  -- a replay's job runs the step: its link too
-        redis.call('PEXPIRE', link_prefix .. job_id, ttl)
+        redis.call('PEXPIRE', link_prefix .. job_id, link_ttl)
       end
     end
   end
+  redis.call('HSET', flow, 'links_ms', now)
 end
 
 local function flow_advance(flow, a)
@@ -55,7 +66,7 @@ local function flow_advance(flow, a)
   end
   local spec = cjson.decode(redis.call('HGET', flow, 'spec'))
   local stages = spec['stages']
-  flow_renew(flow, redis.call('HGET', flow, 'ttl_ms'), a[9], stages)
+  flow_renew(flow, a[9], stages)
   if redis.call('HEXISTS', flow, 'aborted') == 1 then
     return 1
   end
