@@ -25,6 +25,9 @@ class Settings(QueueSettings):
     report_steps: int = Field(10, gt=0)
     report_step_seconds: float = Field(0.5, ge=0)
 
+    # The user sync job (jobs/users.py): how long a sync takes (it stands for a call to another system).
+    user_sync_seconds: float = Field(1.0, ge=0)
+
     @model_validator(mode="after")
     def _providers_are_set_in_production(self) -> Settings:
         refuse_missing_urls_in_production(self, "email_api_url")

@@ -21,6 +21,11 @@ def order_fulfilled(order_id: str) -> str:
     return f"{PREFIX}fulfilled:{order_id}"
 
 
+def user_synced(user_id: int) -> str:
+    """When the user was last synced (jobs/users.py)."""
+    return f"{PREFIX}user-synced:{user_id}"
+
+
 def digest_sent(day: str) -> str:
     """That day's digest went out (jobs/cron.py)."""
     return f"{PREFIX}digest:{day}"

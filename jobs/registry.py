@@ -13,14 +13,12 @@ from jobs.orders import create_invoice, mark_fulfilled
 from jobs.payments import charge_payment
 from jobs.reports import generate_report
 from jobs.thumbnails import make_thumbnail
+from jobs.users import sync_user
 
 REGISTRY = Registry(
     [
         *(send_welcome_email, generate_report, charge_payment, daily_digest, hourly_sweep, make_thumbnail),
-        *(
-            send_receipt,
-            create_invoice,
-            mark_fulfilled,
-        ),  # an order's fulfilment flow (api/routes/producers.py)
+        sync_user,  # unique while queued or running (api/routes/producers.py)
+        *(send_receipt, create_invoice, mark_fulfilled),  # an order's fulfilment, a flow
     ]
 )

@@ -9,7 +9,7 @@ from arqkit.flows import chain, group, step
 from arqkit.web.deps import IdempotentQueue, QueueDep
 from arqkit.web.openapi import PRODUCER
 from arqkit.web.rate_limit import RateLimit, RateLimitedQueue
-from arqkit.web.schemas import Accepted, accepted
+from arqkit.web.schemas import MAX_SAFE_INTEGER, Accepted, accepted
 from fastapi import APIRouter, Header, Path, Response, status
 
 from api.schemas import ChargeIn, FulfilIn, ReportIn, SignupIn
@@ -17,6 +17,7 @@ from jobs.email import send_receipt, send_welcome_email
 from jobs.orders import create_invoice, mark_fulfilled
 from jobs.payments import charge_payment
 from jobs.reports import generate_report
+from jobs.users import sync_user
 
 router = APIRouter(tags=["producers"], responses=PRODUCER)
 
@@ -25,6 +26,9 @@ IdempotencyKey = Annotated[
 ]
 PaymentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 OrderId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+UserId = Annotated[int, Path(gt=0, le=MAX_SAFE_INTEGER)]
 # The queue, its enqueue rate-limited in the same Redis call (one round trip per request); with an
 # optional Idempotency-Key, a retry answers with the job the first request wrote (two round trips).
 SignupQueue = Annotated[JobQueue, IdempotentQueue(RateLimitedQueue("signup"))]
@@ -81,3 +85,9 @@ async def fulfil(order_id: OrderId, body: FulfilIn, queue: QueueDep, response: R
         step(mark_fulfilled, order_id=order_id),
     )
     return accepted(await queue.enqueue_flow(flow, key=f"order:{order_id}"), response)
+
+
+@router.post("/users/{user_id}/sync", status_code=status.HTTP_202_ACCEPTED)
+async def sync(user_id: UserId, queue: ProducerQueue, response: Response) -> Accepted:
+    """While this user's sync is queued or running, the answer is that job (`sync_user` is unique)."""
+    return accepted(await queue.enqueue(sync_user, user_id=user_id), response)

@@ -20,12 +20,15 @@ EXAMPLES = [
     "jobs/cron.py",
     "jobs/thumbnails.py",
     "jobs/orders.py",  # the order fulfilment flow (its receipt is in jobs/email.py)
+    "jobs/users.py",
     "tests/jobs/test_example_from_readme.py",
     "tests/jobs/test_payments.py",
     "tests/jobs/test_end_to_end.py",
     "tests/jobs/test_thumbnails.py",
     "tests/jobs/test_orders.py",
     "tests/e2e/test_order_flows.py",
+    "tests/jobs/test_reports_per_user.py",
+    "tests/api/test_user_sync.py",
     "tests/api/test_producers.py",
     "tests/api/test_idempotent_producers.py",  # the example routes' Idempotency-Key
     "tests/e2e/test_connection_limits.py",  # the shipped server's limits, measured on the example routes

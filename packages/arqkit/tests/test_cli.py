@@ -308,7 +308,7 @@ async def test_job_shows_the_status_each_failed_try_and_the_dead_letter(
     assert text.splitlines()[0].split() == ["job_id", failed.job_id]
     assert "try 1: HTTPStatusError" in text
     assert "Traceback (most recent call last)" in text
-    assert f"python -m jobs replay {failed.job_id}" in text
+    assert f"python -m tests.service replay {failed.job_id}" in text
 
 
 async def test_job_of_an_unknown_id_exits_1_with_a_one_line_reason(

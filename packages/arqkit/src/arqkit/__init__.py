@@ -43,10 +43,12 @@ from arqkit.errors import (
 )
 from arqkit.internals.worker import build_worker_settings
 from arqkit.job import Cron, JobDefinition, Outcome, job
+from arqkit.per_key import PerKey
 from arqkit.progress import report_progress
 from arqkit.registry import DuplicateJobName, Registry
 from arqkit.retry import PermanentError, RetryPolicy, TransientError
 from arqkit.settings import QueueSettings
+from arqkit.unique import Unique
 
 __version__ = "0.1.0"
 
@@ -68,6 +70,7 @@ __all__ = [
     "JobPayloadInvalid",
     "JobQueue",
     "Outcome",
+    "PerKey",
     "PermanentError",
     "QueueAdmin",
     "QueueError",
@@ -80,6 +83,7 @@ __all__ = [
     "RetryPolicy",
     "SyncJobContext",
     "TransientError",
+    "Unique",
     "UnknownQueue",
     "WorkerLifespan",
     "build_worker_settings",

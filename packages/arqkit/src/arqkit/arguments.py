@@ -14,6 +14,7 @@ error: the try fails at once and the dead letter says which argument and why.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,33 @@ class Arguments:
         if len(args) > len(named) or any(p.kind == p.POSITIONAL_ONLY for p in params):
             return None
         return {**dict(zip(named, args, strict=False)), **kwargs}
+
+    def check_names(self, names: Sequence[str], what: str) -> None:
+        """`names` are parameters that take one value each (not `*args`, `**kwargs` or `ctx`): else a
+        `TypeError` where the job is declared."""
+        parameters = list(inspect.signature(self.fn).parameters.values())[1:]
+        plain = {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        unknown = [name for name in names if name not in plain]
+        if unknown:
+            raise TypeError(f"{self.name}: {what} names {unknown}, not parameters of the job")
+
+    def digest(self, names: Sequence[str], args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+        """A fingerprint of the values of the parameters `names` in JSON arguments (as stored, or as
+        `encode` made them; a default dumped the same way): equal values, equal digests. Hashed from their
+        canonical JSON, so no value can pass for two (`"a:b", "c"` and `"a", "b:c"` differ)."""
+        schema = self._schema()
+        bound = schema.signature.bind_partial(*args, **kwargs).arguments
+        values = []
+        for name in names:
+            if name in bound:
+                values.append(bound[name])
+            else:
+                default = schema.signature.parameters[name].default
+                if default is inspect.Parameter.empty:  # not bound: `decode` says why
+                    default = None
+                values.append(schema.adapters.get(name, _ANY).dump_python(default, mode="json"))
+        canonical = orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(canonical).hexdigest()[:32]
 
     def _convert(
         self, args: Sequence[Any], kwargs: Mapping[str, Any], *, dump: bool

@@ -4,9 +4,7 @@
   workers together: the job waits for its reserved slot, or, when that is further away than
   `downstream_max_wait_seconds`, is deferred until about then.
 - `async with concurrency_slot(ctx, "generate_report", 2):` around work of which at most 2 may run in the
-  whole deployment. A slot is a lease the holder renews; a killed worker's lease runs out by itself.
-  The holder is one run of the job (its id and a random token), not the job: a run whose lease ran out
-  (a partition) and whose job was claimed again never frees, renews or shares the newer run's slot.
+  whole deployment: a lease the run renews (`leases.py`); a killed worker's lease runs out by itself.
 
 A job that has to wait in the queue is `defer`red: `Deferred`, an arq `Retry(defer=...)`, with its try given
 back, so waiting for capacity never counts towards `max_tries` and never fails a job.
@@ -17,15 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import secrets
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import NoReturn
 
 import structlog
-from redis.asyncio import Redis
 
-from arqkit import keys, lua
+from arqkit import keys, leases
 from arqkit.internals.claims import refund_try
 from arqkit.job import AnyContext, Deferred
 from arqkit.settings import QueueSettings
@@ -64,29 +60,10 @@ async def throttle(ctx: AnyContext, name: str, rate: Rate) -> None:
 @contextlib.asynccontextmanager
 async def concurrency_slot(ctx: AnyContext, name: str, limit: int) -> AsyncIterator[None]:
     """Hold one of `limit` slots of `name` across all workers while the block runs, or defer the job."""
-    settings: QueueSettings = ctx.settings
-    redis: Redis = ctx.redis
-    key, holder = keys.concurrency_leases(name), f"{ctx.job_id}:{secrets.token_hex(8)}"  # this run's
-    lease_ms = int(settings.concurrency_lease_seconds * 1000)
-    if not await redis.register_script(lua.source("lease_acquire"))(
-        keys=[key], args=[limit, holder, lease_ms]
-    ):
-        recheck = settings.concurrency_recheck_seconds
-        await defer(ctx, random.uniform(recheck / 2, recheck * 1.5), f"{name} concurrency limit {limit}")
-    renewal = asyncio.create_task(_renew_forever(redis, key, holder, settings.concurrency_lease_seconds))
+    lease = await leases.acquire(ctx.redis, keys.concurrency_leases(name), limit, ctx.job_id, ctx.settings)
+    if lease is None:
+        await defer(ctx, leases.recheck_delay(ctx.settings), f"{name} concurrency limit {limit}")
     try:
         yield
     finally:
-        renewal.cancel()
-        await redis.zrem(key, holder)
-
-
-async def _renew_forever(redis: Redis, key: str, holder: str, lease_seconds: float) -> None:
-    renew = redis.register_script(lua.source("lease_renew"))
-    while True:
-        await asyncio.sleep(lease_seconds / 3)
-        try:
-            if not await renew(keys=[key], args=[holder, int(lease_seconds * 1000)]):
-                log.warning("concurrency lease ran out while the job ran", slot=key)
-        except Exception:
-            log.warning("could not renew a concurrency lease; will try again", slot=key, exc_info=True)
+        await lease.release()

@@ -1,4 +1,5 @@
-"""The operator CLI, `python -m jobs <command>`: the admin API's operations from a shell.
+"""The operator CLI: the admin API's operations from a shell. A service runs it from a module of its own
+that passes its registry (the template's `jobs/__main__.py`, so `python -m jobs <command>`):
 
     python -m jobs queues                  python -m jobs pause bulk / resume bulk
     python -m jobs dead-letters --limit 5  python -m jobs replay JOB_ID / replay --since 3600
@@ -18,6 +19,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,9 +42,12 @@ class NotConfirmed(QueueError):
     """The operator did not confirm an edited replay: nothing was enqueued."""
 
 
-def main(registry: Registry, argv: Sequence[str] | None = None) -> int:
-    root = parser()
+def main(registry: Registry, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run one command; `prog` names the CLI in its help and messages (default: how it was started,
+    `python -m <module>` when run with -m)."""
+    root = parser(prog or _invoked_as())
     args = root.parse_args(argv)
+    args.prog = root.prog
     if args.command == "replay":
         edits = bool(args.set) or args.kwargs is not None
         if edits and args.job_id is None:
@@ -154,7 +159,7 @@ async def discard(admin: QueueAdmin, args: argparse.Namespace) -> Output:
 
 async def pause(admin: QueueAdmin, args: argparse.Namespace) -> Output:
     await admin.pause(args.queue)
-    text = f"paused {args.queue}: its workers take no new job until `python -m jobs resume {args.queue}`"
+    text = f"paused {args.queue}: its workers take no new job until `{args.prog} resume {args.queue}`"
     return Output({"queue": args.queue, "paused": True}, text)
 
 
@@ -170,11 +175,19 @@ async def purge(admin: QueueAdmin, args: argparse.Namespace) -> Output:
 
 
 async def job(admin: QueueAdmin, args: argparse.Namespace) -> Output:
-    return cli_output.job(await admin.job_detail(args.job_id))
+    return cli_output.job(await admin.job_detail(args.job_id), args.prog)
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m jobs", description="Operate the job queue.")
+def _invoked_as() -> str:
+    """`python -m jobs` when run as `python -m jobs`, else the script's name (argparse's default)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        return f"python -m {spec.name.removesuffix('.__main__')}"
+    return Path(sys.argv[0]).name
+
+
+def parser(prog: str = "python -m jobs") -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog=prog, description="Operate the job queue.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -119,7 +119,7 @@ def replayed_window(job_ids: list[str]) -> Output:
     return Output({"count": len(job_ids), "job_ids": job_ids}, text)
 
 
-def job(detail: JobDetail) -> Output:
+def job(detail: JobDetail, prog: str = "python -m jobs") -> Output:
     """The public status, one line per failed try, the last try's traceback, then the dead letter.
     (`--json` has every try's traceback.)"""
     status: dict[str, Any] = {"status": "expired"}
@@ -138,7 +138,7 @@ def job(detail: JobDetail) -> Output:
         lines += [f"    {row}" for row in str(tries[-1].get("traceback") or "").rstrip().splitlines()]
     if detail.dead_letter is not None:
         since, job_id = _when(detail.dead_letter.failed_at_ms), detail.job_id
-        lines += ["", f"dead letter since {since}: replay with `python -m jobs replay {job_id}`"]
+        lines += ["", f"dead letter since {since}: replay with `{prog} replay {job_id}`"]
     for record in (detail.replayed_from, detail.replay):
         if record is not None:
             lines += ["", _replay_line(detail.job_id, record)]

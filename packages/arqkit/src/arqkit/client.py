@@ -43,6 +43,7 @@ from arqkit.registry import Registry
 from arqkit.settings import QueueSettings
 from arqkit.sliding_window import Admission, Decision
 from arqkit.status import JobStatus, read_status
+from arqkit.unique import UniqueLock, lock_for
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -139,13 +140,16 @@ class JobQueue:
     async def enqueue(self, job: JobDefinition[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Enqueued:
         """Arguments are checked against the job's signature and stored as JSON (`arguments.py`): one
         that does not fit raises `JobArgumentsInvalid` before anything is written; so does a job this
-        queue's registry does not hold (`JobNotRegistered`): no worker would run it."""
+        queue's registry does not hold (`JobNotRegistered`): no worker would run it.
+        A unique job whose key is taken answers with the job that holds it, `created=False` (`unique.py`)."""
         priority = self._options.priority or job.options.priority
         json_args, json_kwargs = job.arguments.encode(args, cast(dict[str, Any], kwargs))
         if self.registry.get(job.name) is not job:
             raise JobNotRegistered(f"{job.name!r} is not in the registry: add it to the Registry(...) list")
+        once = job.options.unique
+        lock = lock_for(job.name, job.arguments, once, json_args, json_kwargs) if once else None
         return await self.enqueue_named(
-            job.name, json_args, json_kwargs, priorities.queue_name(self.settings, priority)
+            job.name, json_args, json_kwargs, priorities.queue_name(self.settings, priority), unique=lock
         )
 
     async def enqueue_flow(self, flow: flows.Flow | flows.Group, *, key: str | None = None) -> Enqueued:
@@ -153,7 +157,6 @@ class JobQueue:
         The answer's `job_id` is the flow's: `status` and `abort` take it. With a `key` (an order's id),
         the same key gives the same flow (`created` False the second time): its id is derived from the key
         with JOB_ID_SECRET, so it stays unguessable."""
-        flows.check_registered(self.registry, flow)
         options = self._options
         flow_id = options.job_id and keys.FLOW_ID_PREFIX + options.job_id.removeprefix(keys.FLOW_ID_PREFIX)
         if key is not None:
@@ -173,6 +176,8 @@ class JobQueue:
         kwargs: Mapping[str, Any],
         queue_name: str,
         meta: Mapping[str, Any] | None = None,
+        *,
+        unique: UniqueLock | None = None,
     ) -> Enqueued:
         """Enqueue by name on `queue_name`: for replays and operators; producers use `enqueue`.
 
@@ -200,12 +205,14 @@ class JobQueue:
                 defer_by=options.defer_by,
                 admission=options.admission,
                 meta=meta,
+                unique=unique,
             )
         if written.admission is not None and not written.admission.admitted:
             assert options.admission is not None
             raise RateLimited(options.admission.rate, written.admission)
         status: Literal["queued", "deferred"] = "deferred" if options.defer_by else "queued"
-        # Not created: that id exists already (queued, running, or its result is kept).
+        # Not created: that id exists already (queued, running, or its result is kept), or it is the id
+        # of the job that holds the unique key.
         return Enqueued(written.job_id, status, written.created, written.admission)
 
     async def status(self, job_id: str) -> JobStatus:

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 import structlog
 
-from arqkit import job_metrics, keys
+from arqkit import job_metrics, keys, unique
 from arqkit.clock import redis_now
 from arqkit.context import WorkerLifespan
 from arqkit.internals import cron
@@ -41,7 +41,7 @@ from arqkit.internals.claims import (
 from arqkit.internals.connection import create_sync_redis
 from arqkit.internals.result_tap import ResultTap
 from arqkit.internals.wakeup import WakeableRedis
-from arqkit.job import OUTCOME, RESOURCES, RESULT_TAP, RUNNING, SYNC_RUNNER, Ctx, Outcome
+from arqkit.job import OUTCOME, RESOURCES, RESULT_TAP, RUNNING, SYNC_RUNNER, UNIQUE_LOCK, Ctx, Outcome
 from arqkit.logs import configure_logging
 from arqkit.settings import QueueSettings
 from arqkit.sync_jobs import SyncRunner
@@ -144,6 +144,8 @@ async def after_job_end(ctx: Ctx) -> None:
     ctx[RUNNING].discard(ctx["job_id"])
     if ctx.get(OUTCOME) == Outcome.CANCELLED:
         await _after_cancel(ctx)
+    if UNIQUE_LOCK in ctx:  # after arq's finish, which deleted the job key if the job has ended
+        await unique.release(ctx["redis"], ctx[UNIQUE_LOCK], ctx["job_id"])
     await job_metrics.job_ended(ctx)
 
 

@@ -4,6 +4,9 @@ request body is an error, not a silent second job.
 The job id is keyed with JOB_ID_SECRET (`job_ids.derive`): a job id is a capability (read, abort), and a
 client's key (often an order number) must not let anyone else compute it. The record keeps the id it
 mapped to, so a key first seen before a change of secret (or of this scheme) keeps its job.
+
+With a unique job (`unique.py`), a key whose job exists answers that job; a new key's enqueue meets the
+unique lock like any other and answers the lock's holder (its own id is then used by no job).
 """
 
 from __future__ import annotations

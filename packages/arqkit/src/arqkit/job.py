@@ -9,9 +9,10 @@ thread, or with `executor="process"` in a process (`arqkit.sync_jobs`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar, overload
@@ -19,15 +20,18 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from arqkit import metrics, tracing
+from arqkit import metrics, per_key, tracing
 from arqkit.arguments import Arguments, JobPayloadInvalid
 from arqkit.context import JobContext, SyncJobContext
 from arqkit.internals import Retry
+from arqkit.internals.claims import refund_try
+from arqkit.per_key import PerKey
 from arqkit.priorities import Priority
 from arqkit.retry import Decision, RetryPolicy
 from arqkit.serializer import META_KWARG, error_of
 from arqkit.settings import QueueSettings
 from arqkit.sync_jobs import Executor
+from arqkit.unique import Unique, lock_for
 
 Ctx = dict[str, Any]  # arq's ctx: the worker's, and each try's copy of it (the machinery's side)
 AnyContext = JobContext[Any, Any]
@@ -54,6 +58,7 @@ RESULT_TAP = "result_tap"  # worker ctx key: the worker's `ResultTap` (internals
 RESOURCES = "resources"  # worker ctx key: what the worker lifespan yielded (arqkit.context)
 RUNNING = "running"  # worker ctx key: its claimed jobs (`internals.claims.RunningJobs`)
 SYNC_RUNNER = "sync_runner"  # worker ctx key: threads and processes for `def` jobs (`arqkit.sync_jobs`)
+UNIQUE_LOCK = "unique_lock"  # job ctx key: a unique job's lock, released after its finish (hooks.py)
 
 log = structlog.get_logger("jobs")
 
@@ -100,6 +105,8 @@ class JobOptions:
     cron: Cron | None = None  # a schedule: the worker of the default queue enqueues it on each tick
     executor: Executor | None = None  # a `def` job's: "thread" (the default) or "process"
     editable: bool = True  # False: an operator may replay its dead letters only with their own arguments
+    unique: Unique | None = None  # one job per key while queued or running, or per window (unique.py)
+    concurrency: PerKey | None = None  # at most N runs at once per key, across workers (per_key.py)
 
 
 class JobDefinition(Generic[P, R]):
@@ -114,6 +121,10 @@ class JobDefinition(Generic[P, R]):
             None if inspect.iscoroutinefunction(fn) else options.executor or "thread"
         )
         self.arguments = Arguments(fn)  # its signature as a schema: typed arguments, still JSON
+        if options.unique is not None:
+            self.arguments.check_names(options.unique.arguments, "unique=Unique(...)")
+        if options.concurrency is not None:
+            self.arguments.check_names(options.concurrency.arguments, "concurrency=PerKey(...)")
         self.__doc__ = fn.__doc__
 
     def max_tries(self, settings: QueueSettings) -> int:
@@ -145,7 +156,10 @@ class JobDefinition(Generic[P, R]):
         try:
             with tracing.job_span(settings, meta, ctx, self.name):  # a no-op unless TRACING_ENABLED
                 typed_args, typed_kwargs = self.arguments.decode(args, kwargs)
-                result = await self._call(ctx, job_try, queue, typed_args, typed_kwargs)
+                if self.options.unique is not None:  # released after the finish (hooks.py)
+                    ctx[UNIQUE_LOCK] = lock_for(self.name, self.arguments, self.options.unique, args, kwargs)
+                async with self._slot_of_its_key(ctx, args, kwargs):
+                    result = await self._call(ctx, job_try, queue, typed_args, typed_kwargs)
         except Deferred:
             ctx[OUTCOME] = (
                 Outcome.DEFERRED
@@ -165,6 +179,28 @@ class JobDefinition(Generic[P, R]):
         ctx[OUTCOME] = Outcome.COMPLETE
         log.info("job complete", duration_s=_since(started))
         return result
+
+    @contextlib.asynccontextmanager
+    async def _slot_of_its_key(self, ctx: Ctx, args: Any, kwargs: Any) -> AsyncIterator[None]:
+        """With `concurrency=PerKey(...)`: hold a slot of the key the arguments name while the job runs, or
+        go back to the queue (`Deferred`, the try given back) when the key's cap is reached."""
+        cap = self.options.concurrency
+        if cap is None:
+            yield
+            return
+        settings: QueueSettings = ctx["settings"]
+        redis, job_id = ctx["redis"], ctx["job_id"]
+        lease = await per_key.acquire(cap, self.name, self.arguments, redis, settings, job_id, args, kwargs)
+        if isinstance(lease, per_key.Refused):
+            await refund_try(redis, job_id)
+            delay = lease.wait_seconds(cap.limit, settings)
+            reason = f"per-key concurrency limit {cap.limit}"
+            log.info("job deferred", reason=reason, waiting_ahead=lease.ahead, defer_s=round(delay, 3))
+            raise Deferred(defer=delay)
+        try:
+            yield
+        finally:
+            await lease.release()
 
     async def _call(self, ctx: Ctx, job_try: int, queue: str, args: list[Any], kwargs: dict[str, Any]) -> R:
         settings, resources = ctx["settings"], ctx.get(RESOURCES)
@@ -221,12 +257,25 @@ def job(
     cron: Cron | None = None,
     executor: Executor | None = None,
     editable: bool = True,
+    unique: Unique | None = None,
+    concurrency: PerKey | None = None,
 ) -> JobDecorator:
     """Declare a job and its whole policy next to its definition; `cron=Cron(...)` also schedules it.
     A plain `def` runs in a thread; `executor="process"` runs it in a process (CPU-bound work).
-    `editable=False`: its dead letters are never replayed with edited arguments (e.g. a payment's amount)."""
+    `editable=False`: its dead letters are never replayed with edited arguments (e.g. a payment's amount).
+    `unique=Unique("user_id")`: one job per user while queued or running (`for_seconds=N`: per window);
+    `concurrency=PerKey("tenant_id", limit=2)`: at most 2 running per tenant, across all workers."""
     options = JobOptions(
-        max_tries, timeout_seconds, keep_result_seconds, policy, priority, cron, executor, editable=editable
+        max_tries,
+        timeout_seconds,
+        keep_result_seconds,
+        policy,
+        priority,
+        cron,
+        executor,
+        editable=editable,
+        unique=unique,
+        concurrency=concurrency,
     )
 
     def wrap(fn: Callable[..., Any], /) -> JobDefinition[Any, Any]:

@@ -147,3 +147,21 @@ def flow(flow_id: str) -> str:
 def flow_step(job_id: str) -> str:
     """string `<flow id> <step id>`: the flow a step's job belongs to (a replay's job too)."""
     return f"{PREFIX}flow-step:{job_id}"
+
+
+# Unique jobs and per-key concurrency (unique.py, per_key.py). `digest`: a hash of the named arguments'
+# values (`Arguments.digest`), under the job's name: one job's or one tenant's key never is another's.
+def unique_lock(job_name: str, digest: str) -> str:
+    """A unique job's lock: the holder's job id (TTL: its window, or its job key's as a backstop)."""
+    return f"{PREFIX}unique:{job_name}:{digest}"
+
+
+def per_key_leases(job_name: str, digest: str) -> str:
+    """A per-key cap's slots (zset: holder -> lease expiry ms), as `concurrency_leases`."""
+    return f"{PREFIX}key-leases:{job_name}:{digest}"
+
+
+def per_key_waiting(job_name: str, digest: str) -> str:
+    """A per-key cap's waiting line (zset: job id -> when it first found the cap, ms): a freed slot wakes
+    its first jobs."""
+    return f"{PREFIX}key-waiting:{job_name}:{digest}"

@@ -1,5 +1,6 @@
 """The fixture service's jobs, one per behaviour the package's tests lean on: a downstream HTTP call under
-a throttle, a long job with progress and a concurrency slot, an idempotent side effect, two cron jobs."""
+a throttle, a long job with progress and a concurrency slot, an idempotent side effect, two cron jobs,
+unique jobs (while active, per window) and a per-key concurrency cap."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import orjson
 
 from arqkit import (
     Cron,
+    PerKey,
     PermanentError,
+    TransientError,
+    Unique,
     concurrency_slot,
     count_dead_letters,
     flows,
@@ -116,3 +120,36 @@ async def starts_a_flow(ctx: Ctx, label: str, unregistered: bool = False) -> str
 async def not_in_the_registry(ctx: Ctx, label: str) -> None:
     """Never registered (`registry.py` leaves it out): a flow naming it must be refused at its start."""
     await ctx.redis.rpush(keys.flow_log(label), "unregistered")
+
+
+@job(max_tries=3, unique=Unique("account_id"))
+async def sync_account(ctx: Ctx, account_id: int, fail: bool = False, fail_first_try: bool = False) -> int:
+    """One per account while queued or running. Counts its runs (`fail_first_try`: the first ends there,
+    with a transient error), then waits for the test to release the account (`fail`: a permanent error)."""
+    runs: int = await ctx.redis.hincrby(keys.runs(), ctx.job_id, 1)
+    if fail_first_try and ctx.job_try == 1:
+        raise TransientError("the CRM timed out")
+    while not await ctx.redis.exists(keys.released(account_id)):
+        await asyncio.sleep(0.02)
+    if fail:
+        raise PermanentError("the account is gone")
+    return runs
+
+
+@job(max_tries=1, unique=Unique("topic", for_seconds=2))
+async def ping_topic(ctx: Ctx, topic: str, note: str = "") -> str:
+    """At most one per topic every 2 s, however often it is asked for."""
+    return topic
+
+
+@job(max_tries=1, concurrency=PerKey("tenant_id", limit=1))
+async def tenant_work(ctx: Ctx, tenant_id: str, seconds: float) -> None:
+    """One at a time per tenant across all workers; records how many of its tenant's ran with it, and the
+    order in which tenants' jobs finish."""
+    running = keys.tenant_running(tenant_id)
+    await ctx.redis.rpush(keys.tenant_seen(tenant_id), await ctx.redis.incr(running))
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await ctx.redis.decr(running)
+    await ctx.redis.rpush(keys.TENANTS_DONE, tenant_id)

@@ -7,7 +7,9 @@ arq's: an id whose job key or result key exists is not enqueued again (`None`, a
 
 It also pushes a wake-up token for the queue (see `wakeup.py`), so an idle worker starts the job at
 once instead of at its next poll. Given an `Admission` (a producer's rate limit), the same call decides
-it first and writes nothing when it refuses: a rate-limited enqueue is still one round trip.
+it first and writes nothing when it refuses: a rate-limited enqueue is still one round trip. Given a
+unique job's `UniqueLock` (`arqkit/unique.py`), the same call checks it and takes it with the write: a
+held lock writes nothing and answers its holder's id.
 `tests/internals/test_enqueue.py` pins all of this against arq itself.
 
 With `min_replicas` (REDIS_MIN_REPLICAS), the batch's pipeline ends with `WAIT min_replicas timeout`: on
@@ -38,6 +40,7 @@ from arqkit import keys, lua
 from arqkit.errors import ReplicationTimeout
 from arqkit.serializer import META_FIELD, serialize
 from arqkit.sliding_window import Admission, Decision
+from arqkit.unique import UniqueLock
 
 # Enough tokens to wake this many idle workers at once; more would only cost idle workers empty polls.
 WAKE_TOKENS_MAX = 16
@@ -47,7 +50,8 @@ WAKE_TOKENS_MAX = 16
 class Written:
     job_id: str
     queue_name: str
-    created: bool  # False: the id existed already (or the admission refused: nothing was written)
+    created: bool  # False: the id existed already, or a unique lock's holder is `job_id` (or the
+    # admission refused): nothing was written
     admission: Decision | None = None  # the rate limit's answer, when the enqueue was asked to pass one
 
 
@@ -118,6 +122,7 @@ class Enqueuer:
         job_try: int | None = None,
         admission: Admission | None = None,
         meta: Mapping[str, Any] | None = None,
+        unique: UniqueLock | None = None,
     ) -> Written:
         """`enqueue_job`'s work, answered as `Written`. With an `admission`, its rate limit is decided first,
         in the same call: refused, nothing is written. `meta` (the enqueuer's context) is stored beside
@@ -139,12 +144,18 @@ class Enqueuer:
         payload = serialize_job(function, args, kwargs, job_try, enqueue_time_ms, serializer=serializer)
         script_keys = [keys.job(job_id), keys.result(job_id), queue_name, keys.wake(queue_name)]
         script_args: list[Any] = [job_id, payload, score, ttl_ms, WAKE_TOKENS_MAX]
-        if admission is None:
-            return Written(job_id, queue_name, bool(await self._run(script_keys, script_args)))
-        script_keys.append(admission.window)
-        script_args += [admission.rate.count, admission.rate.period_ms, urandom(16).hex()]
-        created, *decision = await self._run(script_keys, script_args)
-        return Written(job_id, queue_name, bool(created), Decision.from_reply(admission.rate, decision))
+        if admission is not None:
+            script_keys.append(admission.window)
+            script_args += ["window", admission.rate.count, admission.rate.period_ms, urandom(16).hex()]
+        if unique is not None:  # while active, the lock lives as long as the job key may (a backstop)
+            script_keys.append(unique.key)
+            script_args += ["unique", unique.window_ms or ttl_ms, 0 if unique.window_ms else 1]
+        reply = await self._run(script_keys, script_args)
+        that, *decision = reply if admission is not None else [reply]
+        if isinstance(that, bytes):  # the unique lock's holder: nothing written
+            job_id, that = that.decode(), 0
+        admitted = Decision.from_reply(admission.rate, decision) if admission is not None else None
+        return Written(job_id, queue_name, bool(that), admitted)
 
     async def _run(self, script_keys: list[str], args: list[Any]) -> Any:
         loop = asyncio.get_running_loop()

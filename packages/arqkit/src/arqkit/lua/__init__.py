@@ -13,7 +13,9 @@
 | `sliding_window.lua` | `sliding_window.py` | one rate-limit decision (API and `throttle`) |
 | `window.lua` | included by the two rate-limiting scripts | the sliding-window decision, written once |
 | `queue_head.lua` | included by `ready.lua`, `claim.lua` | a paused queue reads empty; -inf scores made due |
-| `lease_acquire.lua`, `lease_renew.lua` | `capacity.py` | `concurrency_slot` leases |
+| `lease_acquire.lua`, `lease_renew.lua` | `leases.py` | `concurrency_slot` and `PerKey` leases |
+| `key_acquire.lua`, `key_release.lua` | `per_key.py` | `PerKey` leases and the key's waiting line |
+| `unlock.lua` | `unique.py` | deletes a unique job's lock (`enqueue.lua` takes it) once its job ended |
 | `flow_start.lua` | `flows.py` | a new flow: its hash, its steps' links, its first stage enqueued |
 | `flow_step.lua` | `internals/result_tap.py` | a flow step's end, in the MULTI storing its result |
 | `flow_advance.lua`, `flow_dispatch.lua` | included by flow scripts, `finish.lua` | count an end once |
@@ -24,7 +26,8 @@ A script whose writes must happen whole starts with `#!lua` (Redis 7's script fl
 checks it before it runs, so out of memory (`noeviction`), read-only (a replica) or a failing disk
 (MISCONF) refuses it whole, where a script without the line is checked at its first write only, and not at
 all once it has written (a deletion first let `enqueue.lua` write past `maxmemory`). Scripts whose writes
-are harmless to repeat (`cap_claims`, `lease_renew`, `ready`'s) go without, so they still run under OOM.
+are harmless to repeat (`cap_claims`, `lease_renew`, `ready`'s) go without, so they still run under OOM,
+and so do the releases that start with a deletion (`key_release`, `unlock`): a slot is freed under OOM too.
 
 A line `-- include: <name>.lua` stands for that file's text: Redis runs each script alone, so code two
 scripts share (a `local function`) is written once and pasted into each at load time.
