@@ -16,6 +16,7 @@ from arqkit import JobArgumentsInvalid, JobNotRegistered, JobQueue, Registry, fl
 from arqkit.flows import chain, group, step
 from tests.service import keys as app_keys
 from tests.service.jobs import record_step, report_failures, starts_a_flow
+from tests.service.registry import REGISTRY
 from tests.service.settings import Settings
 from tests.support import PROCESS_START_SECONDS, WorkerProcess, wait_for, wait_for_status
 from tests.test_cli import cli
@@ -61,7 +62,7 @@ async def test_a_chain_runs_its_steps_one_after_another(
     assert body["status"] == "complete"
     assert await logged(redis_client, "chain") == ["a", "b", "c"]
     assert [one["status"] for one in body["steps"]] == ["complete"] * 3
-    assert body["finished_at"] is not None
+    assert body["enqueued_at"] <= body["started_at"] <= body["finished_at"]
 
 
 async def test_a_job_can_start_a_flow(
@@ -72,6 +73,20 @@ async def test_a_job_can_start_a_flow(
 
     assert (await wait_for_status(api, flow_id, FINAL, timeout=20))["status"] == "complete"
     assert await logged(redis_client, "from-a-job") == ["first", "second"]
+
+
+async def test_a_job_cannot_start_a_flow_of_an_unregistered_job(
+    job_queue: JobQueue, worker: WorkerProcess, api: httpx.AsyncClient, redis_client: redis.asyncio.Redis
+) -> None:
+    """As `JobQueue.enqueue_flow`: the start refuses it before anything is written, so no step runs."""
+    parent = await job_queue.enqueue(starts_a_flow, "unregistered", unregistered=True)
+
+    body = await wait_for_status(api, parent.job_id, FINAL, timeout=20)
+
+    assert body["status"] == "failed"
+    assert body["error"]["type"] == "JobNotRegistered"
+    assert not [key async for key in redis_client.scan_iter(match=keys.flow("*"))]
+    assert await logged(redis_client, "unregistered") == []
 
 
 async def test_a_groups_steps_run_at_the_same_time(
@@ -99,6 +114,7 @@ async def test_a_callback_runs_once_every_step_of_its_group_succeeded(
 
     body = await steps_reach(api, started.job_id, ["in_progress", "complete", "complete", "waiting"])
     assert body["status"] == "in_progress"
+    assert body["started_at"] is not None
     await redis_client.set(app_keys.flow_gate("callback"), 1)
 
     assert (await wait_for_status(api, started.job_id, FINAL, timeout=20))["status"] == "complete"
@@ -216,6 +232,103 @@ async def test_replaying_a_failed_steps_dead_letter_resumes_the_flow(
     assert await logged(redis_client, "replay") == ["a", "b"]
 
 
+async def test_a_step_that_expired_before_it_ran_fails_its_flow(
+    job_queue: JobQueue,
+    start_worker: Callable[..., WorkerProcess],
+    api: httpx.AsyncClient,
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """arq stores no function or arguments with "job expired": the step's link names its flow."""
+    flow = chain(step(record_step, "expired", "a"), step(record_step, "expired", "b"))
+    started = await job_queue.enqueue_flow(flow)
+    a_id = (await flow_of(api, started.job_id))["steps"][0]["job_id"]
+    await redis_client.delete(keys.job(a_id))  # its job key expired unrun: only its queue entry is left
+    start_worker()
+
+    body = await wait_for_status(api, started.job_id, FINAL, timeout=PROCESS_START_SECONDS)
+
+    assert [one["status"] for one in body["steps"]] == ["failed", "cancelled"]
+    assert body["status"] == "failed"
+    assert body["error"] == {"type": "JobExecutionFailed", "message": "job expired"}
+    assert body["finished_at"] is not None
+    assert await logged(redis_client, "expired") == []
+
+
+async def test_an_expired_step_runs_the_callback_under_run_callback(
+    job_queue: JobQueue,
+    start_worker: Callable[..., WorkerProcess],
+    api: httpx.AsyncClient,
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    flow = group(step(record_step, "expired-cb", "a"), step(record_step, "expired-cb", "b"))
+    started = await job_queue.enqueue_flow(
+        flow.then(step(report_failures, "expired-cb"), on_failure="run_callback")
+    )
+    a_id = (await flow_of(api, started.job_id))["steps"][0]["job_id"]
+    await redis_client.delete(keys.job(a_id))
+    start_worker()
+
+    body = await wait_for_status(api, started.job_id, FINAL, timeout=PROCESS_START_SECONDS)
+
+    assert [one["status"] for one in body["steps"]] == ["failed", "complete", "complete"]
+    assert await logged(redis_client, "expired-cb") == ["b", "callback", "record_step:job expired"]
+
+
+async def test_a_flow_longer_than_its_keep_time_keeps_its_steps_links(
+    settings: Settings, worker: WorkerProcess, api: httpx.AsyncClient, redis_client: redis.asyncio.Redis
+) -> None:
+    """Links written at the start with FLOW_KEEP_SECONDS (2 s here) are renewed at each step's end: the
+    last step fails after more than 2 s, and the replay of its dead letter still resumes the flow."""
+    queue = JobQueue.connect(settings.model_copy(update={"flow_keep_seconds": 2}), REGISTRY)
+    parts = [step(record_step, "long", name, seconds=0.8) for name in ("a", "b", "c")]
+    try:
+        started = await queue.enqueue_flow(chain(*parts, step(record_step, "long", "d", fails=True)))
+    finally:
+        await queue.aclose()
+    began = time.monotonic()
+    failed = await wait_for_status(api, started.job_id, FINAL, timeout=20)
+    assert time.monotonic() - began > 2  # the links written at the start would have expired
+    d_id = failed["steps"][3]["job_id"]
+    assert await redis_client.exists(keys.flow_step(d_id))
+    await redis_client.set(app_keys.flow_fixed("long"), 1)
+
+    replay = await api.post(f"/admin/dead-letters/{d_id}/replay", headers=ADMIN)
+
+    assert replay.status_code == 202
+    body = await wait_for_status(api, started.job_id, {"complete"}, timeout=20)
+    assert await logged(redis_client, "long") == ["a", "b", "c", "d"]
+    assert body["steps"][3]["job_id"] == replay.json()["job_id"]
+
+
+async def test_a_group_of_fifty_steps_reads_correctly(
+    job_queue: JobQueue,
+    start_worker: Callable[..., WorkerProcess],
+    api: httpx.AsyncClient,
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    """Every begun step's status is read in one pipeline (`flow_status.py`): each answer is its own step's."""
+    names = [f"s{number}" for number in range(50)]
+    parts = [step(record_step, "fifty", name, fails=name == "s7") for name in names]
+    started = await job_queue.enqueue_flow(chain(group(*parts), on_failure="run_callback"))  # all run
+    queued = await flow_of(api, started.job_id)
+    assert [one["status"] for one in queued["steps"]] == ["queued"] * 50
+    start_worker()
+
+    body = await wait_for_status(api, started.job_id, FINAL, timeout=PROCESS_START_SECONDS)
+
+    statuses = [one["status"] for one in body["steps"]]
+    assert statuses == ["complete"] * 7 + ["failed"] + ["complete"] * 42
+    assert [one["error"] for one in body["steps"]][6:9] == [
+        None,
+        {"type": "PermanentError", "message": "s7 failed"},
+        None,
+    ]
+    assert [one["job_id"] for one in body["steps"]] == [one["job_id"] for one in queued["steps"]]
+    assert body["status"] == "failed"
+    assert body["progress"] == 49 / 50
+    assert sorted(await logged(redis_client, "fifty")) == sorted(set(names) - {"s7"})
+
+
 async def test_get_of_a_flow_shows_the_flow_and_each_step(
     job_queue: JobQueue, api: httpx.AsyncClient, redis_client: redis.asyncio.Redis
 ) -> None:
@@ -229,6 +342,7 @@ async def test_get_of_a_flow_shows_the_flow_and_each_step(
     assert len(started.job_id) == len("flow-") + 32
     assert {"job_id", "function", "status", "steps", "on_failure", "progress", "enqueued_at"} <= set(body)
     assert (body["function"], body["status"], body["on_failure"]) == ("flow", "queued", "fail_flow")
+    assert body["started_at"] is None  # no step has begun
     assert [(one["function"], one["stage"], one["status"]) for one in body["steps"]] == [
         ("record_step", 1, "queued"),
         ("record_step", 2, "waiting"),

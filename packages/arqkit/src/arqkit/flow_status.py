@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from arqkit import flows, keys, lua
 from arqkit.errors import JobAlreadyFinished, JobNotFound, unavailable_on_redis_error
-from arqkit.status import JobError, JobStatus, Status, read_status
+from arqkit.status import JobError, JobStatus, Status, queue_reads, status_from
 
 if TYPE_CHECKING:
     from arqkit.client import JobQueue
@@ -45,7 +45,9 @@ class FlowStatus(JobStatus):
 
 
 async def read_flow(redis: Redis, flow_id: str, queue_names: Sequence[str]) -> FlowStatus | None:
-    """None if there is no such flow (or its record is not one we wrote)."""
+    """None if there is no such flow (or its record is not one we wrote). Two round trips, whatever the
+    number of steps: the record, then every begun step's status and the record again, in one pipeline."""
+    names = list(queue_names)
     fields = await _record(redis, flow_id)
     try:
         spec = orjson.loads(fields["spec"])
@@ -56,14 +58,25 @@ async def read_flow(redis: Redis, flow_id: str, queue_names: Sequence[str]) -> F
         if fields:
             log.warning("unreadable flow record", flow_id=flow_id)
         return None
-    found: dict[str, JobStatus | None] = {}
-    for step_id in (step_id for stage in stages for step_id in stage):
-        if fields.get(f"st:{step_id}", "waiting") not in ("waiting", "cancelled"):
-            job_id = fields.get(f"job:{step_id}", step_id)
-            found[step_id] = await read_status(redis, job_id, list(queue_names))
-    # The record again, after the steps: a step seen ended has its end in it (one write), so the steps it
-    # cancelled or began and the flow's end time are at least as new as the steps' own statuses.
-    fields = await _record(redis, flow_id) or fields  # (empty: it expired meanwhile)
+    begun = [
+        (step_id, fields.get(f"job:{step_id}", step_id))
+        for stage in stages
+        for step_id in stage
+        if fields.get(f"st:{step_id}", "waiting") not in ("waiting", "cancelled")
+    ]
+    async with redis.pipeline(transaction=False) as pipe:
+        for _, job_id in begun:
+            queue_reads(pipe, job_id, names)
+        # The record again, after the steps: a step seen ended has its end in it (one write), so the steps
+        # it cancelled or began and the flow's end time are at least as new as the steps' own statuses.
+        pipe.hgetall(keys.flow(flow_id))
+        replies = await pipe.execute()
+    width = (len(replies) - 1) // len(begun) if begun else 0  # each step: the same reads
+    found: dict[str, JobStatus | None] = {
+        step_id: status_from(job_id, names, replies[number * width : (number + 1) * width])
+        for number, (step_id, job_id) in enumerate(begun)
+    }
+    fields = _decoded(replies[-1]) or fields  # (empty: it expired meanwhile)
     steps = [
         _step(fields, step_id, number, found)
         for number, stage in enumerate(stages, start=1)
@@ -80,7 +93,7 @@ async def read_flow(redis: Redis, flow_id: str, queue_names: Sequence[str]) -> F
         try_=0,
         max_tries=None,
         enqueued_at=_time(fields.get("created_ms")),
-        started_at=None,
+        started_at=_started(fields, found),
         finished_at=_time(fields.get("finished_ms")) if status in _FINAL else None,
         progress=done / len(steps) if steps else None,
         error=failed if status in _ENDED else None,
@@ -91,7 +104,19 @@ async def read_flow(redis: Redis, flow_id: str, queue_names: Sequence[str]) -> F
 
 async def _record(redis: Redis, flow_id: str) -> dict[str, str]:
     raw: dict[bytes, bytes] = await redis.hgetall(keys.flow(flow_id))  # type: ignore[misc]
+    return _decoded(raw)
+
+
+def _decoded(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
+
+
+def _started(fields: dict[str, str], found: dict[str, JobStatus | None]) -> datetime | None:
+    """When its first step began: the earliest start a step's end recorded (`lua/flow_advance.lua`), or
+    of a step running now (its job's own record), whichever is earlier; None until a step has begun."""
+    times = [one.started_at for one in found.values() if one is not None and one.started_at is not None]
+    recorded = _time(fields.get("started_ms"))
+    return min([*times, *([recorded] if recorded else [])], default=None)
 
 
 def _step(fields: dict[str, str], step_id: str, stage: int, found: dict[str, JobStatus | None]) -> FlowStep:

@@ -11,10 +11,12 @@ inside arq's finish: `internals/result_tap.py`), so a worker killed at any momen
 and a step that runs twice (delivery is at least once) is counted once. Every step's payload is
 serialized here, when the flow begins; the Lua only moves a stage's payloads into the queue.
 
-When a step finally fails (its dead letter), the policy decides: `fail_flow` (the default) cancels the
-stages not yet begun; `run_callback` runs the next stage anyway, which reads `await failures(ctx)`.
-Replaying the failed step's dead letter resumes the flow (`admin.py`). Reading, cancelling and the status
-shape are `flow_status.py`.
+A step's job that expires before any worker runs it has a result with no payload (no meta naming its
+flow): its step link (`keys.flow_step`, renewed with the flow's record at each step's end) names the flow,
+and it ends as a failed step, in the same write. When a step finally fails (its dead letter), the policy
+decides: `fail_flow` (the default) cancels the stages not yet begun; `run_callback` runs the next stage
+anyway, which reads `await failures(ctx)`. Replaying the failed step's dead letter resumes the flow
+(`admin.py`). Reading, cancelling and the status shape are `flow_status.py`.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from arqkit import keys, lua, priorities
-from arqkit.errors import ReplicationTimeout
+from arqkit.errors import JobNotRegistered, ReplicationTimeout
 from arqkit.internals.enqueue import WAKE_TOKENS_MAX
 from arqkit.internals.layout import serialize_job
+from arqkit.internals.wakeup import WakeableRedis
 from arqkit.job import JobDefinition
 from arqkit.priorities import Priority
+from arqkit.registry import Registry
 from arqkit.serializer import META_KWARG, error_of, exception_record
 from arqkit.settings import QueueSettings
 
@@ -43,6 +47,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 FailurePolicy = Literal["fail_flow", "run_callback"]
 ARQ_EXPIRES_EXTRA_MS = 86_400_000  # arq's: a job key lives a day past its due time
+UNKNOWN_FUNCTION = "<unknown>"  # arq's function name in the result of a job whose payload it never read
 
 
 @dataclass(frozen=True)
@@ -99,16 +104,34 @@ def is_flow_id(job_id: str) -> bool:
     return job_id.startswith(keys.FLOW_ID_PREFIX)
 
 
+def check_registered(registry: Registry, flow: Flow | Group) -> None:
+    """`JobNotRegistered` for the first step whose job `registry` lacks (by identity, as `enqueue`)."""
+    stages = flow.stages if isinstance(flow, Flow) else (flow.steps,)
+    for one in (one for stage in stages for one in stage):
+        if registry.get(one.job.name) is not one.job:
+            raise JobNotRegistered(f"{one.job.name!r} is not in the registry: add it to the Registry")
+
+
 async def start(
     redis: Redis,
     settings: QueueSettings,
     flow: Flow | Group,
     *,
+    registry: Registry | None = None,
     flow_id: str | None = None,
     meta: Mapping[str, Any] | None = None,
 ) -> tuple[str, bool]:
     """Write the flow and enqueue its first stage, in one Lua call: (its id, False if it existed already).
-    From a route use `JobQueue.enqueue_flow`; from a job, `await start(ctx.redis, ctx.settings, flow)`."""
+    From a route use `JobQueue.enqueue_flow`; from a job, `await start(ctx.redis, ctx.settings, flow)`.
+    Every step's job must be in `registry` (from a job: the worker's, which `ctx.redis` carries), as an
+    enqueue's must: else `JobNotRegistered`, before anything is written."""
+    if registry is None and isinstance(redis, WakeableRedis):
+        registry = redis.registry
+    if registry is None:
+        raise JobNotRegistered(
+            "no registry to check the flow's steps against: pass flows.start(registry=...)"
+        )
+    check_registered(registry, flow)
     if isinstance(flow, Group):
         flow = chain(flow)
     flow_id = flow_id or keys.FLOW_ID_PREFIX + urandom(16).hex()
@@ -165,13 +188,24 @@ async def failures(ctx: Any) -> list[StepFailure]:
 
 def finish_command(data: dict[str, Any]) -> tuple[Any, ...] | None:
     """For a result arq is about to store: the EVAL of `lua/flow_step.lua` that advances the result's flow
-    in the same MULTI (`internals/result_tap.py`), or None if its job is not a flow's step."""
+    in the same MULTI (`internals/result_tap.py`), or None if its job is not a flow's step.
+
+    A job that expired before any worker ran it has a result with no payload (`f` "<unknown>", no meta):
+    the EVAL then names the job's step link instead, and the Lua finds the flow from it (or does nothing:
+    not a step). Its end is a failure, under the flow's policy as any other."""
     kwargs = data.get("k")
     meta = kwargs.get(META_KWARG) if isinstance(kwargs, dict) else None
-    if not isinstance(meta, dict) or "flow" not in meta:
+    job_id = data.get("id")
+    if not isinstance(job_id, str):
         return None
-    flow_id, step_id, job_id = meta.get("flow"), meta.get("flow_step"), data.get("id")
-    if not (isinstance(flow_id, str) and isinstance(step_id, str) and isinstance(job_id, str)):
+    if isinstance(meta, dict) and "flow" in meta:
+        flow_id, step_id = meta.get("flow"), meta.get("flow_step")
+        if not (isinstance(flow_id, str) and isinstance(step_id, str)):
+            return None
+        key = keys.flow(flow_id)
+    elif data.get("f") == UNKNOWN_FUNCTION and data.get("s") is False:
+        key, step_id = keys.flow_step(job_id), ""  # expired unrun: the Lua reads the link
+    else:
         return None
     result = data.get("r")
     error: dict[str, Any] = {}
@@ -184,8 +218,16 @@ def finish_command(data: dict[str, Any]) -> tuple[Any, ...] | None:
         record = exception_record(result) if isinstance(result, BaseException) else result
         error = error_of(record) or {"type": "JobExecutionFailed", "message": str(result)}
     script = lua.source("flow_step")
-    prefixes = (keys.job(""), keys.result(""), keys.wake(""), WAKE_TOKENS_MAX)
-    return ("EVAL", script, 1, keys.flow(flow_id), step_id, job_id, outcome, orjson.dumps(error), *prefixes)
+    prefixes = (
+        keys.job(""),
+        keys.result(""),
+        keys.wake(""),
+        WAKE_TOKENS_MAX,
+        keys.flow_step(""),
+        keys.flow(""),
+    )
+    began = data.get("st") if step_id and isinstance(data.get("st"), int) else ""
+    return ("EVAL", script, 1, key, step_id, job_id, outcome, orjson.dumps(error), *prefixes, began)
 
 
 async def replay_link(redis: Redis, job_id: str) -> tuple[str, str] | None:

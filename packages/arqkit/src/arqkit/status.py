@@ -14,6 +14,7 @@ from typing import Any, Literal
 import structlog
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from arqkit import keys, records
 from arqkit.internals.layout import read_job, read_result
@@ -48,14 +49,25 @@ async def read_status(redis: Redis, job_id: str, queue_names: str | Sequence[str
     is found in whichever of `queue_names` holds it (one per priority, see `priorities.py`)."""
     names = [queue_names] if isinstance(queue_names, str) else list(queue_names)
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.get(keys.result(job_id))
-        pipe.get(keys.job(job_id))
-        pipe.exists(keys.in_progress(job_id))
-        pipe.get(keys.retry(job_id))
-        pipe.hgetall(keys.job_meta(job_id))
-        for name in names:
-            pipe.zscore(name, job_id)
-        raw_result, raw_job, in_progress, tries, meta, *scores = await pipe.execute()
+        queue_reads(pipe, job_id, names)
+        return status_from(job_id, names, await pipe.execute())
+
+
+def queue_reads(pipe: Pipeline, job_id: str, names: Sequence[str]) -> None:
+    """The reads of one job's status, queued on `pipe` (`status_from` reads their replies): so many jobs'
+    statuses (a flow's steps, `flow_status.py`) are one round trip."""
+    pipe.get(keys.result(job_id))
+    pipe.get(keys.job(job_id))
+    pipe.exists(keys.in_progress(job_id))
+    pipe.get(keys.retry(job_id))
+    pipe.hgetall(keys.job_meta(job_id))
+    for name in names:
+        pipe.zscore(name, job_id)
+
+
+def status_from(job_id: str, names: Sequence[str], replies: Sequence[Any]) -> JobStatus | None:
+    """The status `queue_reads`' replies (its first `5 + len(names)`) tell."""
+    raw_result, raw_job, in_progress, tries, meta, *scores = replies[: 5 + len(names)]
     queue_name, score = next(
         ((name, found) for name, found in zip(names, scores, strict=True) if found is not None),
         (names[0], None),

@@ -104,11 +104,22 @@ async def report_failures(ctx: Ctx, label: str) -> list[str]:
 
 
 @job(max_tries=2)
-async def starts_a_flow(ctx: Ctx, label: str) -> str:
-    """A job that starts a flow of its own (a chain of two `record_step`); returns the flow's id."""
-    flow = flows.chain(flows.step(record_step, label, "first"), flows.step(record_step, label, "second"))
-    flow_id, _ = await flows.start(ctx.redis, ctx.settings, flow)
+async def starts_a_flow(ctx: Ctx, label: str, unregistered: bool = False) -> str:
+    """A job that starts a flow of its own (a chain of two `record_step`); returns the flow's id. With
+    `unregistered`, its second step is `not_in_the_registry` (the start refuses it: `JobNotRegistered`)."""
+    second = (
+        flows.step(not_in_the_registry, label) if unregistered else flows.step(record_step, label, "second")
+    )
+    flow_id, _ = await flows.start(
+        ctx.redis, ctx.settings, flows.chain(flows.step(record_step, label, "first"), second)
+    )
     return flow_id
+
+
+@job(max_tries=1)
+async def not_in_the_registry(ctx: Ctx, label: str) -> None:
+    """Never registered (`registry.py` leaves it out): a flow naming it must be refused at its start."""
+    await ctx.redis.rpush(keys.flow_log(label), "unregistered")
 
 
 @job(max_tries=3, unique=Unique("account_id"))

@@ -32,6 +32,7 @@ from arqkit.internals.batch_claim import ClaimAwarePipeline, ClaimBook, ClaimPol
 from arqkit.internals.claims import RunningJobs
 from arqkit.internals.reconnect import ResilientArqRedis, WatchSafePipeline
 from arqkit.internals.transactions import TransactionBatcher
+from arqkit.registry import Registry
 
 MIN_WAIT_SECONDS = 0.001
 
@@ -41,6 +42,7 @@ class WakeableRedis(ResilientArqRedis):
 
     idle_wait_seconds: float = 1.0
     pipeline_factory: Callable[..., WatchSafePipeline] = ClaimAwarePipeline
+    registry: Registry | None = None  # the jobs its worker runs: a flow a job starts is checked (flows.py)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

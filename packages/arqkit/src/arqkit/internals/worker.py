@@ -70,6 +70,7 @@ def build_worker_settings(
     tap = ResultTap(priority)  # its dead letters are counted under the worker's queue
     pool = create_worker_redis(own)  # idle: waits for a wake-up (internals/wakeup.py)
     pool.pipeline_factory = tap.pipeline  # a final failure's dead letter is written with its result
+    pool.registry = registry  # a flow started from a job is checked against it (flows.start)
     pool.claim_in_batches(claim_policy(own))  # one Lua call claims what arq would, job by job
     # Claims are renewed until a job's timeout plus a grace; until it starts, the longest (arq's own claim).
     pool.running.grace_seconds = own.claim_grace_seconds

@@ -7,6 +7,7 @@ if redis.call('EXISTS', flow) == 0 then
   return 0
 end
 redis.call('SET', KEYS[2], ARGV[3], 'PX', redis.call('HGET', flow, 'ttl_ms'))
+redis.call('HDEL', flow, 'links_ms')  -- the next end renews every link (flow_advance.lua), this one too
 local status = redis.call('HGET', flow, 'st:' .. ARGV[1])
 if status ~= 'failed' and status ~= 'aborted' then
   return 0
