@@ -1,6 +1,6 @@
 """The noise-free goals (issue 24): instructions per request and per job, Redis commands and CPU per job.
 
-    .venv/bin/python -m bench.counts              # the whole table, ~15 min on 2 loaded cores
+    .venv/bin/python -m bench.counts              # the whole table, 7-10 min on 2 loaded cores
     .venv/bin/python -m bench.counts --smoke      # tiny sizes, the project's venv only: checks the harness
 
 Wall-clock ratios on a shared 2-core machine swing by 2x between rounds; these figures do not move:
