@@ -1,6 +1,6 @@
 """The noise-free goals (issue 24): instructions per request and per job, Redis commands and CPU per job.
 
-    .venv/bin/python -m bench.counts              # the whole table, ~15 min on 2 loaded cores
+    .venv/bin/python -m bench.counts              # the whole table, 7-10 min on 2 loaded cores
     .venv/bin/python -m bench.counts --smoke      # tiny sizes, the project's venv only: checks the harness
 
 Wall-clock ratios on a shared 2-core machine swing by 2x between rounds; these figures do not move:
@@ -83,7 +83,7 @@ HTTP = {
 }
 # Worker subjects are bench.peer_bench.PEERS names; the template's timers off as for HTTP.
 WORKERS = ("template", "taskiq results", "taskiq", "arq", "saq")
-WORKER_ENV = {"template": TIMERS_OFF}
+WORKER_ENV = {"template": TIMERS_OFF, "template no wrapper": TIMERS_OFF, "template no job hooks": TIMERS_OFF}
 REDIS_PEERS = ("template", "taskiq results", "taskiq", "saq", "arq")
 
 
@@ -104,7 +104,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, the project's venv only")
     parser.add_argument("--http", help="comma-separated subjects: " + ", ".join(HTTP))
-    parser.add_argument("--workers", help="comma-separated subjects: " + ", ".join(WORKERS))
+    parser.add_argument(
+        "--workers",
+        help="comma-separated subjects: " + ", ".join(WORKERS) + "; also any bench.peer_bench.PEERS",
+    )
     parser.add_argument(
         "--redis", help="comma-separated libraries for Redis per job: " + ", ".join(REDIS_PEERS)
     )

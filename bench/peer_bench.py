@@ -60,6 +60,23 @@ PEERS = {
         Peer(
             "arq", None, _PEERS + "arq_app:app", (*_ARQ, "bench.workers.ArqTuned"), _PEERS + "arq_app", "arq"
         ),
+        # The template's worker without one piece, to price it (bench/counts.py --workers ...).
+        Peer(
+            "template no wrapper",
+            None,
+            "bench.app:app",
+            (*_ARQ, "bench.workers.TemplateNoWrapper"),
+            "bench.workers",
+            "arq",
+        ),
+        Peer(
+            "template no job hooks",
+            None,
+            "bench.app:app",
+            (*_ARQ, "bench.workers.TemplateNoJobHooks"),
+            "bench.workers",
+            "arq",
+        ),
         Peer("background", None, _PEERS + "background_app:app", ("true",), "", "fastapi"),
         Peer(
             "template core",

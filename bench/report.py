@@ -296,6 +296,10 @@ def with_counts(text: str, counts: Path) -> str:
     if not counts.exists():
         return text
     title, _, rest = counts.read_text().partition("\n")
-    section = "## " + title.removeprefix("# ") + "\n" + rest.rstrip() + "\n\n"
+    heading = "## " + title.removeprefix("# ")
+    section = heading + "\n" + rest.rstrip() + "\n\n"
+    if heading in text:  # an earlier run's section: replaced
+        before, _, after = text.partition(heading)
+        text = before.rstrip("\n") + "\n" + after[after.index("\n## ") :] if "\n## " in after else before
     head, _, tail = text.partition("\n## ")
     return f"{head}\n{section}## {tail}" if tail else text + "\n" + section

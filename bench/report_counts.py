@@ -163,6 +163,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         *goals(results),
         "",
+        "Why each goal not met is not met, and what each guarantee costs in these units: "
+        "[request-path.md](request-path.md), round 4.",
+        "",
         *http_table(results),
         "",
         *worker_table(results),

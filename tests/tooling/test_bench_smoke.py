@@ -213,3 +213,10 @@ def test_the_benchmark_report_leads_with_the_last_counts_run(tmp_path: Path) -> 
     assert text.index("## Noise-free goals") < text.index("## Goals: peers")
     assert text.startswith("# Benchmarks\n\nMade with run.py.\n")
     assert "| goal |" in text
+
+    counts.write_text("# Noise-free goals\n\nMade with bench.counts, again.\n\n| goal |\n")
+    again = with_counts(text, counts)
+
+    assert again.count("## Noise-free goals") == 1  # the earlier run's section replaced
+    assert "again." in again
+    assert again.index("## Noise-free goals") < again.index("## Goals: peers")

@@ -6,6 +6,7 @@ by the wake-up (or by its due time), never by the fallback poll.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -93,3 +94,41 @@ async def test_the_queue_read_finds_nothing_while_the_queue_is_paused(
     ids = await reader.zrangebyscore(settings.queue_name, min=float("-inf"), max=2**52, start=0, num=10)
 
     assert ids == []
+
+
+async def test_an_idle_wait_that_ends_with_no_token_reads_the_queue_once_not_twice(
+    settings: Settings, pool: ArqRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """arq reads again after poll_delay anyway (issue 24: an idle worker's commands/s); a token, or a
+    deferred job falling due, is still followed by a read in the same call."""
+    reader = WakeableRedis(pool.connection_pool, default_queue_name=settings.queue_name)
+    reader.idle_wait_seconds = 0.05
+    reads: list[None] = []
+    read = reader._ready
+
+    async def counted(*args: object) -> tuple[list[bytes], bytes | None]:
+        reads.append(None)
+        return await read(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader, "_ready", counted)
+
+    assert (
+        await reader.zrangebyscore(settings.queue_name, min=float("-inf"), max=2**52, start=0, num=10) == []
+    )
+    assert len(reads) == 1
+
+    reader.idle_wait_seconds = 30
+    reads.clear()
+    read_task = asyncio.create_task(
+        reader.zrangebyscore(settings.queue_name, min=float("-inf"), max=2**52, start=0, num=10)
+    )
+    await wait_for(lambda: _returns(bool(reads)))  # the first read found nothing: it waits for a token
+    await pool.enqueue_job("hourly_tick", _job_id="woken")
+    await pool.rpush(keys.wake(settings.queue_name), b"1")  # type: ignore[misc]  # what our enqueue pushes
+
+    assert await asyncio.wait_for(read_task, 10) == [b"woken"]  # woken: read again in the same call
+    assert len(reads) == 2
+
+
+async def _returns(value: bool) -> bool:
+    return value

@@ -16,8 +16,9 @@ queue read this way:
    least every `idle_wait_seconds`. A resume pushes tokens too, so a paused queue's jobs start at once.
 
 Jobs enqueued without a token (arq's own `enqueue_job`, cron) are still picked up, within
-`idle_wait_seconds` or at their due time. `tests/internals/test_wakeup.py` pins the arq call this
-relies on.
+`idle_wait_seconds` (plus arq's `poll_delay`) or at their due time. A wait that ends with no token and
+nothing due returns empty: arq's loop reads again after `poll_delay` anyway, so one read per idle wait.
+`tests/internals/test_wakeup.py` pins the arq call this relies on.
 """
 
 from __future__ import annotations
@@ -71,10 +72,16 @@ class WakeableRedis(ResilientArqRedis):
         if ready:
             return ready
         wait = self.idle_wait_seconds  # (`min` is arq's keyword argument here, not the builtin)
-        if next_due is not None and float(next_due) - timestamp_ms() < wait * 1000:
-            wait = (float(next_due) - timestamp_ms()) / 1000
+        due = next_due is not None and float(next_due) - timestamp_ms() < wait * 1000
+        if due:
+            wait = (float(next_due or 0) - timestamp_ms()) / 1000  # (`due`: not None)
         if wait >= MIN_WAIT_SECONDS:
-            await self.blpop([keys.wake(name)], timeout=wait)  # type: ignore[arg-type,misc]  # Redis takes a float
+            woken = await self.blpop([keys.wake(name)], timeout=wait)  # type: ignore[arg-type,misc]  # Redis takes a float
+            if woken is None and not due:
+                # The whole idle wait passed with no token and nothing deferred fell due: arq's loop does
+                # its housekeeping and reads again after poll_delay, so a read here would be its twin
+                # (issue 24: one queue read per idle wait, not two; a token-less job waits poll_delay more).
+                return []
         ready, _ = await self._ready(name, offset, count)
         return ready
 
