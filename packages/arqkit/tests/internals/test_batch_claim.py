@@ -185,6 +185,25 @@ async def test_the_read_never_claims_a_job_this_worker_runs_even_if_its_claim_ex
     assert await _read(worker_pool, settings.queue_name) == []
 
 
+async def test_a_job_scored_near_zero_is_answered_a_score_arq_starts_whatever_the_clock_skew(
+    settings: Settings, worker_pool: WakeableRedis, pool: ArqRedis, redis_client: redis.asyncio.Redis
+) -> None:
+    """A score moved onto a worker clock behind Redis's could reach 0, which arq's start_jobs reads as
+    "no such job" (`not score`): the claim was made, the job never started (a score of 1, in a test)."""
+    await Enqueuer(pool).enqueue_job("noted", 1, _job_id="early")
+    await redis_client.zadd(settings.queue_name, {"early": 1})
+    seconds, micros = await redis_client.time()
+    redis_now_ms = seconds * 1000 + micros // 1000
+    assert worker_pool.claims is not None
+
+    ids, _ = await worker_pool.claims.claim(worker_pool, settings.queue_name, redis_now_ms - 5_000, 0, 10)
+    claim = worker_pool.claims.take((keys.in_progress("early"),))
+
+    assert ids == [b"early"]
+    assert claim is not None
+    assert claim.score > 0
+
+
 async def test_the_read_skips_jobs_other_workers_run_and_checks_them_in_one_call(
     settings: Settings, worker_pool: WakeableRedis, pool: ArqRedis, redis_client: redis.asyncio.Redis
 ) -> None:

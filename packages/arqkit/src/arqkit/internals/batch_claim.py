@@ -108,12 +108,14 @@ class ClaimBook:
         )  # a paused queue answers without Redis's clock: nothing was claimed to put on ours
         # Due means due by Redis's clock (lua/queue_head.lua). arq compares a job's score with its own
         # clock (start_jobs skips a score in its future; a retry's delay is counted from it), so the score
-        # it is answered is moved onto this worker's clock: a clock that is behind delays nothing.
+        # it is answered is moved onto this worker's clock: a clock that is behind delays nothing. At least
+        # 1: arq reads a score of 0 as "no such job" (`not score`) and would never start it.
         skew_ms = now_ms - int(clock[0]) if clock else 0
         ids = []
         for raw_id, score, payload, job_try, aborted in claimed:
             job_id = raw_id.decode()
-            self.claims[job_id] = Claim(float(score) + skew_ms, payload or None, int(job_try), int(aborted))
+            on_our_clock = max(float(score) + skew_ms, 1.0)
+            self.claims[job_id] = Claim(on_our_clock, payload or None, int(job_try), int(aborted))
             self._running.add(job_id, f"{self.token}:{int(job_try)}")
             ids.append(raw_id)
         return ids, next_due or None
