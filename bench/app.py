@@ -22,8 +22,8 @@ from fastapi import APIRouter, BackgroundTasks, Response, status
 from api.main import create_app
 from api.schemas import SignupIn
 from bench.workers import bench_noop
-from jobs.email import send_welcome_email
 from jobs.registry import REGISTRY
+from jobs.tasks.email import send_welcome_email
 
 router = APIRouter(prefix="/bench")
 

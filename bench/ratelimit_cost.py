@@ -30,8 +30,8 @@ from arqkit.redis_server import RedisServer, free_port
 from arqkit.sliding_window import Rate, SlidingWindowLimiter
 
 from bench.procs import LOAD_CORE, api_server, pinned
-from jobs.email import send_welcome_email
 from jobs.registry import REGISTRY
+from jobs.tasks.email import send_welcome_email
 from settings import Settings
 
 WRK_SCRIPT = """

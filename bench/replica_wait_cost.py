@@ -23,8 +23,8 @@ import redis
 from arqkit.client import JobQueue
 from arqkit.redis_server import RedisServer
 
-from jobs.email import send_welcome_email
 from jobs.registry import REGISTRY
+from jobs.tasks.email import send_welcome_email
 from settings import Settings
 
 

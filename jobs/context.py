@@ -19,7 +19,7 @@ from settings import Settings
 
 @dataclass(frozen=True)
 class Resources:
-    http: httpx.AsyncClient  # the email provider's client (jobs/email.py)
+    http: httpx.AsyncClient  # the email provider's client (jobs/tasks/email.py)
 
 
 @asynccontextmanager

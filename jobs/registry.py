@@ -1,4 +1,4 @@
-"""Every job of this service. Adding one: write it with `@job(...)` in a module of `jobs/`, add it here.
+"""Every job of this service. Adding one: write it with `@job(...)` in a module of `jobs/tasks/`, add it here.
 
 A job with `@job(cron=Cron(...))` is scheduled as well; a name used twice is refused at import.
 """
@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from arqkit import Registry
 
-from jobs.cron import daily_digest, hourly_sweep
-from jobs.email import send_receipt, send_welcome_email
-from jobs.orders import create_invoice, mark_fulfilled
-from jobs.payments import charge_payment
-from jobs.reports import generate_report
-from jobs.thumbnails import make_thumbnail
-from jobs.users import sync_user
+from jobs.tasks.cron import daily_digest, hourly_sweep
+from jobs.tasks.email import send_receipt, send_welcome_email
+from jobs.tasks.orders import create_invoice, mark_fulfilled
+from jobs.tasks.payments import charge_payment
+from jobs.tasks.reports import generate_report
+from jobs.tasks.thumbnails import make_thumbnail
+from jobs.tasks.users import sync_user
 
 REGISTRY = Registry(
     [

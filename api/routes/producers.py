@@ -13,11 +13,11 @@ from arqkit.web.schemas import MAX_SAFE_INTEGER, Accepted, accepted
 from fastapi import APIRouter, Header, Path, Response, status
 
 from api.schemas import ChargeIn, FulfilIn, ReportIn, SignupIn
-from jobs.email import send_receipt, send_welcome_email
-from jobs.orders import create_invoice, mark_fulfilled
-from jobs.payments import charge_payment
-from jobs.reports import generate_report
-from jobs.users import sync_user
+from jobs.tasks.email import send_receipt, send_welcome_email
+from jobs.tasks.orders import create_invoice, mark_fulfilled
+from jobs.tasks.payments import charge_payment
+from jobs.tasks.reports import generate_report
+from jobs.tasks.users import sync_user
 
 router = APIRouter(tags=["producers"], responses=PRODUCER)
 

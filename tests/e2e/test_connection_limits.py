@@ -28,7 +28,7 @@ import pytest
 from arqkit.redis_server import free_port
 from arqkit.testing import JobKit, settings_env
 
-from jobs.reports import generate_report
+from jobs.tasks.reports import generate_report
 from settings import Settings
 from tests.support import PROCESS_START_SECONDS, ROOT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from arqkit.testing import JobKit
 
-from jobs.email import send_welcome_email
+from jobs.tasks.email import send_welcome_email
 
 
 async def test_signup_enqueues_a_welcome_email_that_reaches_the_provider(

@@ -1,4 +1,4 @@
-"""Charging a payment (`jobs/payments.py`, `POST /payments/{id}/charge`): one charge per payment, even
+"""Charging a payment (`jobs/tasks/payments.py`, `POST /payments/{id}/charge`): one charge per payment, even
 when the job runs twice. The Idempotency-Key machinery itself is arqkit's, tested there."""
 
 from __future__ import annotations

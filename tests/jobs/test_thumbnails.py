@@ -6,7 +6,7 @@ import base64
 
 from arqkit.testing import JobKit
 
-from jobs.thumbnails import make_thumbnail
+from jobs.tasks.thumbnails import make_thumbnail
 
 
 async def test_a_thumbnail_is_the_image_averaged_in_blocks(job_kit: JobKit) -> None:

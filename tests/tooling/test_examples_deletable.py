@@ -14,13 +14,13 @@ import pytest
 from tests.support import ROOT
 
 EXAMPLES = [
-    "jobs/email.py",
-    "jobs/reports.py",
-    "jobs/payments.py",
-    "jobs/cron.py",
-    "jobs/thumbnails.py",
-    "jobs/orders.py",  # the order fulfilment flow (its receipt is in jobs/email.py)
-    "jobs/users.py",
+    "jobs/tasks/email.py",
+    "jobs/tasks/reports.py",
+    "jobs/tasks/payments.py",
+    "jobs/tasks/cron.py",
+    "jobs/tasks/thumbnails.py",
+    "jobs/tasks/orders.py",  # the order fulfilment flow (its receipt is in jobs/tasks/email.py)
+    "jobs/tasks/users.py",
     "tests/jobs/test_example_from_readme.py",
     "tests/jobs/test_payments.py",
     "tests/jobs/test_end_to_end.py",
@@ -42,7 +42,7 @@ EXAMPLES = [
 # What the README tells a team to leave in place of the examples.
 EMPTY = {
     "jobs/registry.py": '''"""Every job of this service. Adding one: write it with `@job(...)` in a module
-of `jobs/`, add it here."""
+of `jobs/tasks/`, add it here."""
 
 from __future__ import annotations
 

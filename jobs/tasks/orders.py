@@ -1,4 +1,4 @@
-"""An order's fulfilment, a flow (api/routes/producers.py): charge, then the receipt (jobs/email.py) and
+"""An order's fulfilment, a flow (api/routes/producers.py): charge, then the receipt (jobs/tasks/email.py) and
 the invoice at once, then the order marked fulfilled. Each step is an ordinary job, idempotent on its own."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from arqkit import Cron, count_dead_letters, job
 from jobs import keys
 from jobs.context import Ctx
 
-log = structlog.get_logger("jobs.cron")
+log = structlog.get_logger("jobs.tasks.cron")
 
 
 @job(max_tries=3, cron=Cron(hour=7, minute=0, catch_up_seconds=6 * 3600))  # missed: run until 13:00

@@ -1,4 +1,4 @@
-"""Emails through the provider's HTTP API: the welcome email, an order's receipt (jobs/orders.py)."""
+"""Emails through the provider's HTTP API: the welcome email, an order's receipt (jobs/tasks/orders.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ async def send_welcome_email(ctx: Ctx, email: str, name: str) -> dict[str, str]:
 async def send_receipt(
     ctx: Ctx, order_id: str, email: str, amount_cents: int, currency: str
 ) -> dict[str, str]:
-    """An order's receipt: a step of its fulfilment flow (jobs/orders.py)."""
+    """An order's receipt: a step of its fulfilment flow (jobs/tasks/orders.py)."""
     total = f"{amount_cents / 100:.2f} {currency}"
     return await send(ctx, email, f"Your receipt for order {order_id}", f"We charged {total}. Thank you!")
 
